@@ -1,0 +1,17 @@
+"""The built-in ONNX exporter, a plugin like any other."""
+
+from __future__ import annotations
+
+from zoo import hookimpl
+from zoo.specs import ExporterSpec
+
+
+@hookimpl
+def zoo_register_exporters(register):
+    register(
+        ExporterSpec(
+            name="onnx",
+            exporter="zoo_onnx.exporter:export",
+            summary="ONNX through tf2onnx; each file checked and compared with Keras in ONNX Runtime",
+        )
+    )

@@ -1,0 +1,167 @@
+"""ONNX export: the full model and each part, each checked and compared with Keras.
+
+Conversion is Keras' own ``Model.export(format="onnx")`` (tf2onnx underneath). Every file is
+checked by ``onnx.checker`` (full check) and run in ONNX Runtime on the CPU against Keras on
+real test inputs at two batch sizes; the parts are also chained and compared with the full model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from zoo import __version__
+from zoo.export import ExportJob
+
+DEFAULT_OPSET = 17
+TOLERANCE = 1e-5
+
+
+def _file_name(part: str) -> str:
+    return "model.onnx" if part == "full" else f"{part}.onnx"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tensor_info(value: onnx.ValueInfoProto) -> dict[str, Any]:
+    tensor = value.type.tensor_type
+    shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else None) for d in tensor.shape.dim]
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+    return {"name": value.name, "shape": shape, "dtype": dtype}
+
+
+def _convert(model: Any, path: Path, opset: int) -> None:
+    import keras
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    signature = [
+        keras.InputSpec(shape=(None, *model.input_shape[1:]), dtype="float32", name=model.input.name)
+    ]
+    model.export(str(path), format="onnx", input_signature=signature, opset_version=opset, verbose=False)
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+
+
+def _keras(model: Any, x: np.ndarray) -> np.ndarray:
+    """Keras' answer, called eagerly (``predict`` would retrace for every new batch size)."""
+    return np.asarray(model(x, training=False))
+
+
+def _parity(session: ort.InferenceSession, model: Any, x: np.ndarray, batches: list[int]) -> float:
+    worst = 0.0
+    for batch in batches:
+        expected = _keras(model, x[:batch])
+        worst = max(worst, _max_abs(_run(session, x[:batch]), expected))
+    return worst
+
+
+def export(job: ExportJob) -> dict[str, Any]:
+    """Write ``model.onnx`` and ``<part>.onnx`` into ``job.out_dir``; return the manifest."""
+    opset = int(job.options.get("opset") or DEFAULT_OPSET)
+    x = job.samples.astype(np.float32)
+    batches = sorted({1, len(x)})
+
+    # Inputs of each stage: the full model and the first part take images; each later part
+    # takes what Keras' previous part makes of them.
+    stages: list[tuple[str, Any, np.ndarray]] = [("full", job.model, x)]
+    h = x
+    for name, part in job.parts.items():
+        stages.append((name, part, h))
+        h = _keras(part, h)
+
+    files: list[dict[str, Any]] = []
+    sessions: dict[str, ort.InferenceSession] = {}
+    for part, model, inputs in stages:
+        path = job.out_dir / _file_name(part)
+        _convert(model, path, opset)
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto, full_check=True)
+        sessions[part] = _session(path)
+        diff = _parity(sessions[part], model, inputs, batches)
+        passed = diff <= TOLERANCE
+        files.append(
+            {
+                "part": part,
+                "file": path.name,
+                "sha256": _sha256(path),
+                "bytes": path.stat().st_size,
+                "opset": next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                "inputs": [_tensor_info(v) for v in proto.graph.input],
+                "outputs": [_tensor_info(v) for v in proto.graph.output],
+                "checker": "passed",
+                "parity": {
+                    "against": "keras",
+                    "runtime": f"onnxruntime {ort.__version__} CPUExecutionProvider",
+                    "batch_sizes": batches,
+                    "max_abs_diff": diff,
+                    "tolerance": TOLERANCE,
+                },
+                "passed": passed,
+                "reason": None if passed else f"max abs difference {diff:.3g} > {TOLERANCE:g}",
+            }
+        )
+
+    chained = x
+    for name in job.parts:
+        chained = _run(sessions[name], chained)
+    chain_diff = _max_abs(chained, _keras(job.model, x))
+    links = [
+        {
+            "from": a,
+            "output": files[i + 1]["outputs"][0],
+            "to": b,
+            "input": files[i + 2]["inputs"][0],
+        }
+        for i, (a, b) in enumerate(zip(list(job.parts), list(job.parts)[1:], strict=False))
+    ]
+    return {
+        "format": "onnx",
+        "zoo_version": __version__,
+        "architecture": job.spec.name,
+        "plugin": job.spec.plugin,
+        "run": str(job.run.path.resolve()),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "opset": opset,
+        "versions": {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "tf2onnx": _tf2onnx_version()},
+        "preprocessing": job.run.config.get("preprocessing", []),
+        "layout": "NHWC",
+        "files": files,
+        "links": links,
+        "chain": {
+            "parts": list(job.parts),
+            "against": "keras full model",
+            "batch_size": len(x),
+            "max_abs_diff": chain_diff,
+            "tolerance": TOLERANCE,
+            "passed": chain_diff <= TOLERANCE,
+        },
+    }
+
+
+def _tf2onnx_version() -> str:
+    import tf2onnx
+
+    return tf2onnx.__version__

@@ -1,0 +1,44 @@
+"""Built-in datasets: MNIST, an embedded MNIST sample, and synthetic images for tests."""
+
+from __future__ import annotations
+
+from zoo import hookimpl
+from zoo.specs import DatasetSpec
+
+DIGITS = tuple(str(d) for d in range(10))
+
+
+@hookimpl
+def zoo_register_datasets(register):
+    register(
+        DatasetSpec(
+            name="mnist",
+            loader="zoo_datasets.loaders:load_mnist",
+            summary="MNIST handwritten digits, 60,000 train and 10,000 test, 28x28 grey",
+            image_shape=(28, 28, 1),
+            num_classes=10,
+            class_names=DIGITS,
+            source="mnist.npz in the data directory (--data-dir, $ZOO_DATA_DIR), else Keras' download",
+        )
+    )
+    register(
+        DatasetSpec(
+            name="mnist-sample",
+            loader="zoo_datasets.loaders:load_mnist_sample",
+            summary="a real MNIST subset shipped with zoo: 4,000 train and 1,000 test, balanced",
+            image_shape=(28, 28, 1),
+            num_classes=10,
+            class_names=DIGITS,
+            source="embedded (zoo_datasets/mnist_sample.npz); works offline",
+        )
+    )
+    register(
+        DatasetSpec(
+            name="synthetic",
+            loader="zoo_datasets.loaders:load_synthetic",
+            summary="random learnable images of any input shape, 10 classes; for tests",
+            image_shape=None,
+            num_classes=10,
+            source="generated",
+        )
+    )

@@ -1,0 +1,274 @@
+"""The ``zoo`` command: parses, calls one function of the layer below, prints.
+
+Errors a user can act on (``ZooError``, bad options) are one line on stderr with exit code 2;
+anything else is an internal error, exit code 1. ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from zoo import __version__
+from zoo.errors import ZooError
+from zoo.registry import Registry
+from zoo.specs import FAMILIES
+
+PROVIDER_CHOICES = ("auto", "cuda", "cpu")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class ZooGroup(click.Group):
+    """A click group whose errors are one line on stderr, never a traceback unless --debug."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in args or os.environ.get("ZOO_DEBUG") == "1"
+        standalone = extra.pop("standalone_mode", True)
+        try:
+            code = super().main(args=args, prog_name=prog_name or "zoo", standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            code = 0
+        except click.ClickException as exc:
+            click.echo(f"zoo: error: {_one_line(exc.format_message())}", err=True)
+            code = exc.exit_code
+        except ZooError as exc:
+            if debug:
+                raise
+            click.echo(f"zoo: error: {_one_line(str(exc))}", err=True)
+            code = exc.exit_code
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("zoo: interrupted", err=True)
+            code = 130
+        except Exception as exc:
+            if debug:
+                raise
+            click.echo(
+                f"zoo: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                "(run with --debug for the traceback)",
+                err=True,
+            )
+            code = 1
+        code = code if isinstance(code, int) else 0
+        if standalone:
+            sys.exit(code)
+        return code
+
+
+def _warn(message: str) -> None:
+    click.echo(f"zoo: warning: {message}", err=True)
+
+
+def get_registry(ctx: click.Context) -> Registry:
+    """The registry given by the caller (tests), else every installed plugin's."""
+    root = ctx.find_root()
+    if root.obj is None:
+        from zoo.host import load_registry
+
+        root.obj = load_registry(warn=_warn)
+    return root.obj
+
+
+def _emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2))
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+             for row in [headers, *rows]]
+    return "\n".join(lines)
+
+
+def _shape(shape: Sequence[Any]) -> str:
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
+@click.group(cls=ZooGroup, no_args_is_help=True)
+@click.version_option(__version__, prog_name="zoo")
+@click.option("--debug", is_flag=True, help="Show tracebacks and ONNX Runtime's own log.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """zoo: Keras architectures from plugins, trained, exported to ONNX and benchmarked."""
+    ctx.meta["zoo.debug"] = debug
+    if debug:
+        os.environ["ZOO_DEBUG"] = "1"  # read by the layers below (keras_env, bench)
+
+
+@cli.command("list")
+@click.argument("pattern", required=False)
+@click.option("--family", type=click.Choice(FAMILIES), help="Only this family.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
+@click.pass_context
+def list_command(ctx: click.Context, pattern: str | None, family: str | None, as_json: bool) -> None:
+    """Every registered architecture, or those whose name matches PATTERN (glob or substring)."""
+    from zoo.describe import architecture_row, matches
+
+    specs = [
+        s
+        for s in sorted(get_registry(ctx).architectures.values(), key=lambda s: s.name)
+        if matches(s, pattern, family)
+    ]
+    rows = [architecture_row(s) for s in specs]
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("No architectures match.", err=True)
+        return
+    click.echo(
+        _table(
+            [[r["name"], r["family"], ",".join(r["parts"]), _shape(r["input_shape"]), r["plugin"], r["summary"]]
+             for r in rows],
+            ["NAME", "FAMILY", "PARTS", "INPUT", "PLUGIN", "SUMMARY"],
+        )
+    )
+
+
+@cli.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
+@click.pass_context
+def info_command(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Parts, input shape, hyper-parameters, default dataset and reference of an architecture."""
+    from zoo.describe import architecture_info, format_info
+
+    info = architecture_info(get_registry(ctx), name)
+    click.echo(json.dumps(info, indent=2) if as_json else format_info(info))
+
+
+@cli.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
+@click.pass_context
+def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """Installed plugins: distribution, version, hooks, what they registered, and load errors."""
+    records = [p for p in get_registry(ctx).plugins if show_all or not p.builtin]
+    if as_json:
+        _emit_json([p.to_json() for p in records])
+        return
+    if not records:
+        click.echo("No third-party plugins installed (--all shows the built-in ones).", err=True)
+        return
+    rows = [
+        [
+            p.name,
+            f"{p.distribution or '-'} {p.version or ''}".strip(),
+            "yes" if p.builtin else "no",
+            ",".join(h.removeprefix("zoo_register_") for h in p.hooks) or "-",
+            ", ".join(p.registered) or "-",
+            f"ERROR {p.error}" if p.error else "ok",
+        ]
+        for p in records
+    ]
+    click.echo(_table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "STATUS"]))
+
+
+@cli.command("train")
+@click.argument("name")
+@click.option("--dataset", help="Dataset name (default: the architecture's).")
+@click.option("--data-dir", help="Folder with dataset files such as mnist.npz [env: ZOO_DATA_DIR].")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default: the architecture's).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size (default: the architecture's).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam's learning rate.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=0, show_default=True)
+@click.option("--out", default="runs", show_default=True, help="Folder the run folder goes into.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A hyper-parameter; repeat.")
+@click.pass_context
+def train_command(ctx: click.Context, name: str, dataset: str | None, data_dir: str | None,
+                  epochs: int | None, batch_size: int | None, learning_rate: float | None,
+                  seed: int, out: str, params: tuple[str, ...]) -> None:
+    """Train NAME with Keras; prints the run folder's path as the last line."""
+    from zoo.hparams import parse_assignments
+    from zoo.train import TrainRequest, train
+
+    request = TrainRequest(
+        architecture=name, dataset=dataset, data_dir=data_dir, epochs=epochs,
+        batch_size=batch_size, learning_rate=learning_rate, seed=seed, out=out,
+        hyperparameters=parse_assignments(params),
+    )
+    verbose = 1 if sys.stdout.isatty() else 2
+    path = train(get_registry(ctx), request, verbose=verbose, log=lambda m: click.echo(f"zoo: {m}", err=True))
+    click.echo(str(path))
+
+
+@cli.command("export")
+@click.argument("run_dir")
+@click.option("--out", help="Folder to write (default: RUN_DIR/onnx).")
+@click.option("--format", "exporter", default="onnx", show_default=True, help="Exporter plugin.")
+@click.option("--opset", type=click.IntRange(min=7), help="ONNX opset (default: the exporter's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.pass_context
+def export_command(ctx: click.Context, run_dir: str, out: str | None, exporter: str,
+                   opset: int | None, as_json: bool) -> None:
+    """Export a run's full model and each part; every file is checked against Keras."""
+    from zoo.export import export_run
+
+    result = export_run(get_registry(ctx), run_dir, out=out, exporter=exporter, options={"opset": opset})
+    if as_json:
+        _emit_json({"path": str(result.path), **result.manifest})
+        return
+    rows = [
+        [f["part"], f["file"], ", ".join(f"{i['name']} {_shape(i['shape'])}" for i in f["inputs"]),
+         ", ".join(f"{o['name']} {_shape(o['shape'])}" for o in f["outputs"]),
+         f"{f['parity']['max_abs_diff']:.2e}"]
+        for f in result.manifest["files"]
+    ]
+    click.echo(_table(rows, ["PART", "FILE", "INPUT", "OUTPUT", "MAX |ONNX-KERAS|"]))
+    chain = result.manifest.get("chain")
+    if chain:
+        click.echo(f"chain {' -> '.join(chain['parts'])} vs full model: max abs diff {chain['max_abs_diff']:.2e}")
+    click.echo(str(result.path))
+
+
+def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or any(s < 1 for s in sizes):
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of positive integers")
+    return sizes
+
+
+@cli.command("bench")
+@click.argument("model")
+@click.option("--provider", type=click.Choice(PROVIDER_CHOICES), default="auto", show_default=True,
+              help="auto: CUDA if it really works, else CPU (and says why).")
+@click.option("--batch-sizes", default="1,32,256", show_default=True, callback=_batch_sizes,
+              help="Comma-separated batch sizes.")
+@click.option("--seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Timed seconds per batch size (at least 10 runs).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
+@click.pass_context
+def bench_command(ctx: click.Context, model: str, provider: str, batch_sizes: tuple[int, ...],
+                  seconds: float, as_json: bool) -> None:
+    """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size."""
+    from zoo.bench import bench
+
+    report = bench(model, provider=provider, batch_sizes=batch_sizes, seconds=seconds,
+                   debug=ctx.meta.get("zoo.debug", False))
+    if report["fallback"]:
+        click.echo(f"zoo: {report['fallback']}", err=True)
+    if as_json:
+        _emit_json(report)
+        return
+    m = report["machine"]
+    click.echo(f"{report['model']} on {report['provider']} (onnxruntime {report['onnxruntime']}, "
+               f"{m['cpu']}, {m['cores']} cores)")
+    rows = [[str(r["batch_size"]), str(r["runs"]), f"{r['p50_ms']:.3f}", f"{r['p90_ms']:.3f}",
+             f"{r['p99_ms']:.3f}", f"{r['samples_per_s']:,.0f}"] for r in report["results"]]
+    click.echo(_table(rows, ["BATCH", "RUNS", "P50 MS", "P90 MS", "P99 MS", "SAMPLES/S"]))
+
+
+def main() -> None:
+    cli()

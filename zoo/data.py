@@ -1,0 +1,126 @@
+"""Datasets as arrays a model can take: scaled to [0, 1], shaped to the model's input.
+
+Preprocessing follows the lecture: every image the same size, values in [0, 1], colour to
+grey by 0.3 R + 0.59 G + 0.11 B where a model takes one channel. Any adaptation (padding
+28x28 to 32x32, grey to RGB) is explicit: it is returned as a note and recorded in the run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import DatasetUnavailable, ShapeMismatch
+from zoo.registry import resolve
+from zoo.specs import ArchitectureSpec, DatasetSpec
+
+DATA_DIR_ENV = "ZOO_DATA_DIR"
+GREY_WEIGHTS = (0.3, 0.59, 0.11)
+
+
+@dataclass
+class Arrays:
+    """A dataset ready for a model: float32 NHWC images in [0, 1] and integer labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
+    """The data directory: the option if given, else ``$ZOO_DATA_DIR``, else none."""
+    value = option if option is not None else os.environ.get(DATA_DIR_ENV) or None
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        source = "--data-dir" if option is not None else f"${DATA_DIR_ENV}"
+        raise DatasetUnavailable(f"Data directory {str(path)!r} (from {source}) is not a folder")
+    return path
+
+
+def as_float_images(x: Any, name: str) -> np.ndarray:
+    """uint8 0..255 or float 0..1 images, (N, H, W) or (N, H, W, C) -> float32 NHWC in [0, 1]."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    if x.ndim != 4:
+        raise DatasetUnavailable(f"Dataset {name!r} gave images of shape {x.shape}, not (N, H, W[, C])")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    x = x.astype(np.float32)
+    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+        raise DatasetUnavailable(
+            f"Dataset {name!r} gave float images outside [0, 1] ({x.min():.3g}..{x.max():.3g})"
+        )
+    return x
+
+
+def to_grey(x: np.ndarray) -> np.ndarray:
+    """RGB -> one channel by 0.3 R + 0.59 G + 0.11 B."""
+    weights = np.asarray(GREY_WEIGHTS, dtype=np.float32)
+    return np.tensordot(x, weights, axes=([-1], [0]))[..., np.newaxis].astype(np.float32)
+
+
+def fit_to_input(
+    x: np.ndarray, input_shape: tuple[int | None, ...], dataset: str, arch: str
+) -> tuple[np.ndarray, list[str]]:
+    """Adapt NHWC images to an architecture's (H, W, C) input, or say why they cannot be."""
+    notes: list[str] = []
+    have = tuple(x.shape[1:])
+    want_h, want_w, want_c = input_shape
+    mismatch = ShapeMismatch(
+        f"Dataset {dataset!r} has images of shape {have} but {arch!r} takes {tuple(input_shape)}"
+    )
+    if want_c is not None and have[2] != want_c:
+        if have[2] == 3 and want_c == 1:
+            x = to_grey(x)
+            notes.append("converted RGB to grey by 0.3 R + 0.59 G + 0.11 B")
+        elif have[2] == 1 and want_c == 3:
+            x = np.repeat(x, 3, axis=-1)
+            notes.append("repeated the grey channel to RGB")
+        else:
+            raise mismatch
+    pads = []
+    for have_n, want_n in ((have[0], want_h), (have[1], want_w)):
+        if want_n is None or have_n == want_n:
+            pads.append((0, 0))
+        elif have_n < want_n:
+            total = want_n - have_n
+            pads.append((total // 2, total - total // 2))
+        else:
+            raise mismatch
+    if any(p != (0, 0) for p in pads):
+        x = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+        notes.append(
+            f"zero-padded {have[0]}x{have[1]} to {want_h}x{want_w} "
+            f"(rows {pads[0][0]}+{pads[0][1]}, columns {pads[1][0]}+{pads[1][1]})"
+        )
+    return x, notes
+
+
+def load(
+    dataset: DatasetSpec,
+    arch: ArchitectureSpec,
+    directory: Path | None = None,
+) -> Arrays:
+    """Load ``dataset`` through its plugin's loader and shape it for ``arch``."""
+    loader = resolve(dataset.loader, owner=f"dataset {dataset.name!r}")
+    x_train, y_train, x_test, y_test = loader(data_dir=directory, input_shape=arch.input_shape)
+    x_train = as_float_images(x_train, dataset.name)
+    x_test = as_float_images(x_test, dataset.name)
+    x_train, notes = fit_to_input(x_train, arch.input_shape, dataset.name, arch.name)
+    x_test, _ = fit_to_input(x_test, arch.input_shape, dataset.name, arch.name)
+    return Arrays(
+        x_train=x_train,
+        y_train=np.asarray(y_train).astype(np.int64).reshape(-1),
+        x_test=x_test,
+        y_test=np.asarray(y_test).astype(np.int64).reshape(-1),
+        notes=notes,
+    )

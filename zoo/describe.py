@@ -1,0 +1,81 @@
+"""Architectures described for people and machines (``zoo list`` and ``zoo info``)."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from zoo.registry import Registry
+from zoo.specs import ArchitectureSpec
+
+
+def matches(spec: ArchitectureSpec, pattern: str | None, family: str | None) -> bool:
+    """A glob if ``pattern`` has wildcards, else a case-insensitive substring of the name."""
+    if family and spec.family != family:
+        return False
+    if not pattern:
+        return True
+    pattern = pattern.lower()
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(spec.name, pattern)
+    return pattern in spec.name
+
+
+def architecture_row(spec: ArchitectureSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "family": spec.family,
+        "task": spec.task,
+        "parts": list(spec.parts),
+        "input_shape": list(spec.input_shape),
+        "plugin": spec.plugin,
+        "summary": spec.summary,
+    }
+
+
+def architecture_info(registry: Registry, name: str) -> dict[str, Any]:
+    spec = registry.architecture(name)
+    return {
+        **architecture_row(spec),
+        "builder": spec.builder,
+        "default_dataset": spec.default_dataset,
+        "hyperparameters": [
+            {
+                "name": h.name,
+                "type": h.type.__name__,
+                "default": h.default,
+                "range": h.describe_range(),
+                "help": h.help,
+            }
+            for h in spec.hyperparameters
+        ],
+        "training": {
+            "epochs": spec.epochs,
+            "batch_size": spec.batch_size,
+            "learning_rate": spec.learning_rate,
+            "optimizer": "adam",
+        },
+        "reference": spec.reference,
+    }
+
+
+def format_info(info: dict[str, Any]) -> str:
+    shape = "x".join("?" if d is None else str(d) for d in info["input_shape"])
+    lines = [
+        f"{info['name']}: {info['summary']}",
+        f"  family:          {info['family']} ({info['task']})",
+        f"  parts:           {' -> '.join(info['parts'])}",
+        f"  input shape:     {shape} (height x width x channels)",
+        f"  plugin:          {info['plugin']} ({info['builder']})",
+        f"  default dataset: {info['default_dataset']}",
+        "  training:        "
+        + ", ".join(f"{k} {v}" for k, v in info["training"].items()),
+        "  hyper-parameters (zoo train -p NAME=VALUE):",
+    ]
+    if not info["hyperparameters"]:
+        lines.append("    (none)")
+    for h in info["hyperparameters"]:
+        lines.append(f"    {h['name']} = {h['default']!r}  [{h['range']}]  {h['help']}")
+    if info["reference"]:
+        lines.append(f"  reference:       {info['reference']}")
+    return "\n".join(lines)

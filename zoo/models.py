@@ -1,0 +1,46 @@
+"""Build an architecture's Keras model from its spec and find its parts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import PluginError
+from zoo.hparams import validate
+from zoo.keras_env import import_keras
+from zoo.registry import resolve
+from zoo.specs import ArchitectureSpec
+
+if TYPE_CHECKING:
+    import keras
+
+
+def build(spec: ArchitectureSpec, hyperparameters: Mapping[str, Any] | None = None) -> keras.Model:
+    """The full model, built by the plugin's builder with validated hyper-parameters."""
+    params = validate(spec, hyperparameters or {})
+    import_keras()
+    builder = resolve(spec.builder, owner=f"architecture {spec.name!r}")
+    model = builder(input_shape=spec.input_shape, **params)
+    parts(spec, model)  # fail early on a builder that breaks the contract
+    return model
+
+
+def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
+    """The declared parts of a built model, in order: sub-models sharing its weights."""
+    keras = import_keras()
+    found: dict[str, keras.Model] = {}
+    for name in spec.parts:
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            raise PluginError(
+                f"architecture {spec.name!r} declares part {name!r} but its model has no layer "
+                f"of that name (layers: {', '.join(l.name for l in model.layers)})"
+            ) from None
+        if not isinstance(layer, keras.Model):
+            raise PluginError(
+                f"architecture {spec.name!r}: part {name!r} is a {type(layer).__name__}, "
+                f"not a Keras model"
+            )
+        found[name] = layer
+    return found

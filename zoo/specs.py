@@ -1,0 +1,161 @@
+"""What plugins register: frozen descriptions, stdlib only, so listing them is instant.
+
+Builders and loaders are ``"module:attr"`` strings, resolved only when a model is built or
+data is loaded (``zoo.registry.resolve``), so ``zoo list`` never imports Keras.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoo.errors import InvalidSpec
+
+FAMILIES = ("autoencoder", "classifier", "segmentation", "generative", "other")
+TASKS = ("classification", "reconstruction")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidSpec(
+            f"{kind} name {name!r} is not valid: use lower-case letters, digits, '-', '_' or '.'"
+        )
+
+
+def _check_ref(kind: str, name: str, ref: str) -> None:
+    if not isinstance(ref, str) or not _REF.match(ref):
+        raise InvalidSpec(f"{kind} {name!r}: {ref!r} is not a 'module:attribute' reference")
+
+
+@dataclass(frozen=True)
+class HyperParameter:
+    """One tunable argument of a builder, with its default and its valid range.
+
+    ``type`` is ``int``, ``float``, ``bool`` or ``str``; ``choices`` limits the values,
+    ``minimum``/``maximum`` bound numbers (inclusive).
+    """
+
+    name: str
+    default: Any
+    help: str = ""
+    type: type = float
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in (int, float, bool, str):
+            raise InvalidSpec(f"hyper-parameter {self.name!r}: type must be int, float, bool or str")
+
+    def describe_range(self) -> str:
+        """The valid values in words, for help text and error messages."""
+        if self.choices:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        if self.minimum is not None and self.maximum is not None:
+            return f"{self.minimum} to {self.maximum}"
+        if self.minimum is not None:
+            return f">= {self.minimum}"
+        if self.maximum is not None:
+            return f"<= {self.maximum}"
+        return self.type.__name__
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """A model a plugin offers.
+
+    The builder is called as ``build(input_shape=..., **hyperparameters)`` and returns the full
+    Keras model; each name in ``parts`` is a sub-model layer of it (``model.get_layer(part)``)
+    sharing its weights, and the parts applied in order equal the full model.
+    ``task`` decides targets and loss: ``classification`` (labels) or ``reconstruction``
+    (the input itself).
+    """
+
+    name: str
+    builder: str
+    family: str
+    task: str
+    input_shape: tuple[int | None, ...]
+    parts: tuple[str, ...]
+    summary: str
+    default_dataset: str
+    hyperparameters: tuple[HyperParameter, ...] = ()
+    reference: str = ""
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    plugin: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _check_name("architecture", self.name)
+        _check_ref("architecture", self.name, self.builder)
+        if self.family not in FAMILIES:
+            raise InvalidSpec(
+                f"architecture {self.name!r}: family {self.family!r} is not one of {', '.join(FAMILIES)}"
+            )
+        if self.task not in TASKS:
+            raise InvalidSpec(
+                f"architecture {self.name!r}: task {self.task!r} is not one of {', '.join(TASKS)}"
+            )
+        if len(self.parts) < 2 or len(set(self.parts)) != len(self.parts) or "full" in self.parts:
+            raise InvalidSpec(
+                f"architecture {self.name!r}: parts must be two or more distinct names other than "
+                f"'full', got {self.parts!r}"
+            )
+        if not self.input_shape or any(d is not None and d <= 0 for d in self.input_shape):
+            raise InvalidSpec(f"architecture {self.name!r}: bad input_shape {self.input_shape!r}")
+        names = [h.name for h in self.hyperparameters]
+        if len(set(names)) != len(names):
+            raise InvalidSpec(f"architecture {self.name!r}: hyper-parameter names repeat: {names}")
+
+    def defaults(self) -> dict[str, Any]:
+        """The hyper-parameters as built when the user sets none."""
+        return {h.name: h.default for h in self.hyperparameters}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset a plugin offers.
+
+    The loader is called as ``load(data_dir=Path | None, input_shape=tuple)`` and returns
+    ``(x_train, y_train, x_test, y_test)`` as NumPy arrays: images (N, H, W) or (N, H, W, C),
+    uint8 in 0..255 or float in [0, 1]; integer labels. ``input_shape`` is the architecture's,
+    for datasets (such as ``synthetic``) that generate images to fit it. ``image_shape`` is
+    the shape the dataset provides, ``None`` if it fits any model.
+    """
+
+    name: str
+    loader: str
+    summary: str
+    image_shape: tuple[int, ...] | None
+    num_classes: int
+    class_names: tuple[str, ...] = ()
+    source: str = ""
+    plugin: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _check_name("dataset", self.name)
+        _check_ref("dataset", self.name, self.loader)
+        if self.num_classes < 1:
+            raise InvalidSpec(f"dataset {self.name!r}: num_classes must be >= 1")
+
+
+@dataclass(frozen=True)
+class ExporterSpec:
+    """A deployment format a plugin offers.
+
+    The exporter is called as ``export(job)`` with a ``zoo.export.ExportJob`` and returns the
+    manifest (a JSON-able dict with a ``files`` list whose entries carry ``passed``).
+    """
+
+    name: str
+    exporter: str
+    summary: str
+    plugin: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _check_name("exporter", self.name)
+        _check_ref("exporter", self.name, self.exporter)
