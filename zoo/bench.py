@@ -84,8 +84,11 @@ def open_session(model: str | Path, provider: str = "auto", debug: bool = False)
 
     path = Path(model)
     if not path.is_file():
-        raise ModelFileError(f"Model file {str(path)!r} does not exist" if not path.exists()
-                             else f"{str(path)!r} is not a file")
+        raise ModelFileError(
+            f"Model file {str(path)!r} does not exist"
+            if not path.exists()
+            else f"{str(path)!r} is not a file"
+        )
     if provider not in ("auto", *PROVIDERS):
         raise ProviderUnavailable(f"Unknown provider {provider!r}. Available: auto, cpu, cuda")
     available = ort.get_available_providers()
@@ -121,9 +124,7 @@ def input_feed(session: Any, batch_size: int, seed: int = 0) -> dict[str, np.nda
             raise ModelFileError(f"Input {value.name!r} is a scalar; zoo bench needs a batch axis")
         fixed = [d if isinstance(d, int) and d > 0 else None for d in dims[1:]]
         if None in fixed:
-            raise ModelFileError(
-                f"Input {value.name!r} has shape {dims}: only the batch axis may be dynamic"
-            )
+            raise ModelFileError(f"Input {value.name!r} has shape {dims}: only the batch axis may be dynamic")
         dtype = _DTYPES.get(value.type)
         if dtype is None:
             raise ModelFileError(f"Input {value.name!r} has type {value.type}, which bench cannot fill")
@@ -131,7 +132,9 @@ def input_feed(session: Any, batch_size: int, seed: int = 0) -> dict[str, np.nda
     return feed
 
 
-def time_runs(session: Any, feed: dict[str, np.ndarray], seconds: float, min_runs: int, warmup: int) -> list[float]:
+def time_runs(
+    session: Any, feed: dict[str, np.ndarray], seconds: float, min_runs: int, warmup: int
+) -> list[float]:
     """Run ``warmup`` times, then until ``seconds`` have passed and ``min_runs`` were made."""
     for _ in range(warmup):
         session.run(None, feed)
@@ -181,9 +184,7 @@ def bench(
         "fallback": fallback,
         "onnxruntime": ort.__version__,
         "machine": machine(),
-        "inputs": [
-            {"name": v.name, "shape": list(v.shape), "type": v.type} for v in session.get_inputs()
-        ],
+        "inputs": [{"name": v.name, "shape": list(v.shape), "type": v.type} for v in session.get_inputs()],
         "seconds_per_batch_size": seconds,
         "results": results,
     }

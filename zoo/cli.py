@@ -31,7 +31,10 @@ class ZooGroup(click.Group):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in args or os.environ.get("ZOO_DEBUG") == "1"
+        # ZOO_STRICT_PLUGINS is for plugin authors: they get their plugin's traceback.
+        debug = "--debug" in args or any(
+            os.environ.get(v) == "1" for v in ("ZOO_DEBUG", "ZOO_STRICT_PLUGINS")
+        )
         standalone = extra.pop("standalone_mode", True)
         try:
             code = super().main(args=args, prog_name=prog_name or "zoo", standalone_mode=False, **extra)
@@ -84,8 +87,10 @@ def _emit_json(obj: Any) -> None:
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
-             for row in [headers, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+        for row in [headers, *rows]
+    ]
     return "\n".join(lines)
 
 
@@ -127,8 +132,17 @@ def list_command(ctx: click.Context, pattern: str | None, family: str | None, as
         return
     click.echo(
         _table(
-            [[r["name"], r["family"], ",".join(r["parts"]), _shape(r["input_shape"]), r["plugin"], r["summary"]]
-             for r in rows],
+            [
+                [
+                    r["name"],
+                    r["family"],
+                    ",".join(r["parts"]),
+                    _shape(r["input_shape"]),
+                    r["plugin"],
+                    r["summary"],
+                ]
+                for r in rows
+            ],
             ["NAME", "FAMILY", "PARTS", "INPUT", "PLUGIN", "SUMMARY"],
         )
     )
@@ -182,18 +196,35 @@ def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam's learning rate.")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=0, show_default=True)
 @click.option("--out", default="runs", show_default=True, help="Folder the run folder goes into.")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A hyper-parameter; repeat.")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A hyper-parameter; repeat."
+)
 @click.pass_context
-def train_command(ctx: click.Context, name: str, dataset: str | None, data_dir: str | None,
-                  epochs: int | None, batch_size: int | None, learning_rate: float | None,
-                  seed: int, out: str, params: tuple[str, ...]) -> None:
+def train_command(
+    ctx: click.Context,
+    name: str,
+    dataset: str | None,
+    data_dir: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    learning_rate: float | None,
+    seed: int,
+    out: str,
+    params: tuple[str, ...],
+) -> None:
     """Train NAME with Keras; prints the run folder's path as the last line."""
     from zoo.hparams import parse_assignments
     from zoo.train import TrainRequest, train
 
     request = TrainRequest(
-        architecture=name, dataset=dataset, data_dir=data_dir, epochs=epochs,
-        batch_size=batch_size, learning_rate=learning_rate, seed=seed, out=out,
+        architecture=name,
+        dataset=dataset,
+        data_dir=data_dir,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        out=out,
         hyperparameters=parse_assignments(params),
     )
     verbose = 1 if sys.stdout.isatty() else 2
@@ -208,8 +239,9 @@ def train_command(ctx: click.Context, name: str, dataset: str | None, data_dir: 
 @click.option("--opset", type=click.IntRange(min=7), help="ONNX opset (default: the exporter's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.pass_context
-def export_command(ctx: click.Context, run_dir: str, out: str | None, exporter: str,
-                   opset: int | None, as_json: bool) -> None:
+def export_command(
+    ctx: click.Context, run_dir: str, out: str | None, exporter: str, opset: int | None, as_json: bool
+) -> None:
     """Export a run's full model and each part; every file is checked against Keras."""
     from zoo.export import export_run
 
@@ -218,15 +250,21 @@ def export_command(ctx: click.Context, run_dir: str, out: str | None, exporter: 
         _emit_json({"path": str(result.path), **result.manifest})
         return
     rows = [
-        [f["part"], f["file"], ", ".join(f"{i['name']} {_shape(i['shape'])}" for i in f["inputs"]),
-         ", ".join(f"{o['name']} {_shape(o['shape'])}" for o in f["outputs"]),
-         f"{f['parity']['max_abs_diff']:.2e}"]
+        [
+            f["part"],
+            f["file"],
+            ", ".join(f"{i['name']} {_shape(i['shape'])}" for i in f["inputs"]),
+            ", ".join(f"{o['name']} {_shape(o['shape'])}" for o in f["outputs"]),
+            f"{f['parity']['max_abs_diff']:.2e}",
+        ]
         for f in result.manifest["files"]
     ]
     click.echo(_table(rows, ["PART", "FILE", "INPUT", "OUTPUT", "MAX |ONNX-KERAS|"]))
     chain = result.manifest.get("chain")
     if chain:
-        click.echo(f"chain {' -> '.join(chain['parts'])} vs full model: max abs diff {chain['max_abs_diff']:.2e}")
+        click.echo(
+            f"chain {' -> '.join(chain['parts'])} vs full model: max abs diff {chain['max_abs_diff']:.2e}"
+        )
     click.echo(str(result.path))
 
 
@@ -242,31 +280,63 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 
 @cli.command("bench")
 @click.argument("model")
-@click.option("--provider", type=click.Choice(PROVIDER_CHOICES), default="auto", show_default=True,
-              help="auto: CUDA if it really works, else CPU (and says why).")
-@click.option("--batch-sizes", default="1,32,256", show_default=True, callback=_batch_sizes,
-              help="Comma-separated batch sizes.")
-@click.option("--seconds", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Timed seconds per batch size (at least 10 runs).")
+@click.option(
+    "--provider",
+    type=click.Choice(PROVIDER_CHOICES),
+    default="auto",
+    show_default=True,
+    help="auto: CUDA if it really works, else CPU (and says why).",
+)
+@click.option(
+    "--batch-sizes",
+    default="1,32,256",
+    show_default=True,
+    callback=_batch_sizes,
+    help="Comma-separated batch sizes.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Timed seconds per batch size (at least 10 runs).",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
 @click.pass_context
-def bench_command(ctx: click.Context, model: str, provider: str, batch_sizes: tuple[int, ...],
-                  seconds: float, as_json: bool) -> None:
+def bench_command(
+    ctx: click.Context, model: str, provider: str, batch_sizes: tuple[int, ...], seconds: float, as_json: bool
+) -> None:
     """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size."""
     from zoo.bench import bench
 
-    report = bench(model, provider=provider, batch_sizes=batch_sizes, seconds=seconds,
-                   debug=ctx.meta.get("zoo.debug", False))
+    report = bench(
+        model,
+        provider=provider,
+        batch_sizes=batch_sizes,
+        seconds=seconds,
+        debug=ctx.meta.get("zoo.debug", False),
+    )
     if report["fallback"]:
         click.echo(f"zoo: {report['fallback']}", err=True)
     if as_json:
         _emit_json(report)
         return
     m = report["machine"]
-    click.echo(f"{report['model']} on {report['provider']} (onnxruntime {report['onnxruntime']}, "
-               f"{m['cpu']}, {m['cores']} cores)")
-    rows = [[str(r["batch_size"]), str(r["runs"]), f"{r['p50_ms']:.3f}", f"{r['p90_ms']:.3f}",
-             f"{r['p99_ms']:.3f}", f"{r['samples_per_s']:,.0f}"] for r in report["results"]]
+    click.echo(
+        f"{report['model']} on {report['provider']} (onnxruntime {report['onnxruntime']}, "
+        f"{m['cpu']}, {m['cores']} cores)"
+    )
+    rows = [
+        [
+            str(r["batch_size"]),
+            str(r["runs"]),
+            f"{r['p50_ms']:.3f}",
+            f"{r['p90_ms']:.3f}",
+            f"{r['p99_ms']:.3f}",
+            f"{r['samples_per_s']:,.0f}",
+        ]
+        for r in report["results"]
+    ]
     click.echo(_table(rows, ["BATCH", "RUNS", "P50 MS", "P90 MS", "P99 MS", "SAMPLES/S"]))
 
 

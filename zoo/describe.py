@@ -68,8 +68,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"  input shape:     {shape} (height x width x channels)",
         f"  plugin:          {info['plugin']} ({info['builder']})",
         f"  default dataset: {info['default_dataset']}",
-        "  training:        "
-        + ", ".join(f"{k} {v}" for k, v in info["training"].items()),
+        "  training:        " + ", ".join(f"{k} {v}" for k, v in info["training"].items()),
         "  hyper-parameters (zoo train -p NAME=VALUE):",
     ]
     if not info["hyperparameters"]:

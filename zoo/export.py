@@ -52,8 +52,8 @@ def export_run(
     options: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export the run's full model and each part; ``out`` defaults to ``RUN_DIR/<exporter>``."""
-    run = Run.open(run_dir)
     exporter_spec = registry.exporter(exporter)
+    run = Run.open(run_dir)
     spec = registry.architecture(run.architecture)
     import_keras()  # before any plugin module imports it, so that its start-up stays quiet
     export_fn = resolve(exporter_spec.exporter, owner=f"exporter {exporter_spec.name!r}")
@@ -75,7 +75,9 @@ def export_run(
         failed = [f"{f['part']}: {f['reason']}" for f in manifest["files"] if not f["passed"]]
         chain = manifest.get("chain")
         if chain and not chain["passed"]:
-            failed.append(f"chain {'->'.join(chain['parts'])}: max abs difference {chain['max_abs_diff']:.3g}")
+            failed.append(
+                f"chain {'->'.join(chain['parts'])}: max abs difference {chain['max_abs_diff']:.3g}"
+            )
         if failed:
             details = ", ".join(failed)
             raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({details})")

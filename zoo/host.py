@@ -87,9 +87,7 @@ class PluginHost:
     ``strict`` re-raises the first plugin error; ``warn`` is called with one line per error.
     """
 
-    def __init__(
-        self, strict: bool = False, warn: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, strict: bool = False, warn: Callable[[str], None] | None = None) -> None:
         self.strict = strict
         self.warn = warn or (lambda message: None)
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -115,9 +113,7 @@ class PluginHost:
                 self.pm.unregister(plugin)
             self._fail(record, "register", exc)
             return
-        record.hooks = sorted(
-            caller.name for caller in self.pm.get_hookcallers(plugin) or []
-        )
+        record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
 
     def add_entry_points(self, only: Iterable[str] | None = None) -> None:
         """Import every entry point of the ``zoo`` group (or only those named)."""

@@ -71,8 +71,7 @@ def validate(spec: ArchitectureSpec, given: Mapping[str, Any]) -> dict[str, Any]
         )
         if out_of_range:
             raise InvalidHyperParameter(
-                f"hyper-parameter {name!r} of {spec.name!r} must be {param.describe_range()}, "
-                f"got {value!r}"
+                f"hyper-parameter {name!r} of {spec.name!r} must be {param.describe_range()}, got {value!r}"
             )
         resolved[name] = value
     return resolved

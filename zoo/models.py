@@ -35,12 +35,11 @@ def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
         except ValueError:
             raise PluginError(
                 f"architecture {spec.name!r} declares part {name!r} but its model has no layer "
-                f"of that name (layers: {', '.join(l.name for l in model.layers)})"
+                f"of that name (layers: {', '.join(layer.name for layer in model.layers)})"
             ) from None
         if not isinstance(layer, keras.Model):
             raise PluginError(
-                f"architecture {spec.name!r}: part {name!r} is a {type(layer).__name__}, "
-                f"not a Keras model"
+                f"architecture {spec.name!r}: part {name!r} is a {type(layer).__name__}, not a Keras model"
             )
         found[name] = layer
     return found

@@ -63,9 +63,7 @@ class Run:
             raise RunFolderError(f"{str(path)!r} is a file, not a run folder")
         missing = [name for name in REQUIRED if not (path / name).is_file()]
         if missing:
-            raise RunFolderError(
-                f"{str(path)!r} is not a complete run folder: missing {', '.join(missing)}"
-            )
+            raise RunFolderError(f"{str(path)!r} is not a complete run folder: missing {', '.join(missing)}")
         config = _read_json(path / CONFIG_FILE)
         if not isinstance(config, dict) or "architecture" not in config:
             raise RunFolderError(f"{str(path / CONFIG_FILE)!r} has no 'architecture'")

@@ -37,7 +37,8 @@ class TrainRequest:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _compile(model: Any, spec: ArchitectureSpec, learning_rate: float) -> None:
+def compile_model(model: Any, spec: ArchitectureSpec, learning_rate: float) -> None:
+    """Optimizer, loss and metrics for the architecture's task."""
     keras = import_keras()
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     if spec.task == "classification":
@@ -46,7 +47,7 @@ def _compile(model: Any, spec: ArchitectureSpec, learning_rate: float) -> None:
         model.compile(optimizer, loss="mse", metrics=["mae"])
 
 
-def _targets(spec: ArchitectureSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def targets(spec: ArchitectureSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y if spec.task == "classification" else x
 
 
@@ -97,12 +98,12 @@ def train(
     keras.utils.set_random_seed(request.seed)
     model = models.build(spec, params)
     _check_labels(spec, model, arrays, dataset.name)
-    _compile(model, spec, learning_rate)
+    compile_model(model, spec, learning_rate)
 
     started = time.perf_counter()
     history = model.fit(
         arrays.x_train,
-        _targets(spec, arrays.x_train, arrays.y_train),
+        targets(spec, arrays.x_train, arrays.y_train),
         epochs=epochs,
         batch_size=batch_size,
         validation_split=VALIDATION_SPLIT,
@@ -111,7 +112,7 @@ def train(
     train_seconds = time.perf_counter() - started
     evaluated = model.evaluate(
         arrays.x_test,
-        _targets(spec, arrays.x_test, arrays.y_test),
+        targets(spec, arrays.x_test, arrays.y_test),
         batch_size=max(batch_size, 256),
         verbose=0,
         return_dict=True,

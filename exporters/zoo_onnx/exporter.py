@@ -67,7 +67,9 @@ def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
 
 def _keras(model: Any, x: np.ndarray) -> np.ndarray:
     """Keras' answer, called eagerly (``predict`` would retrace for every new batch size)."""
-    return np.asarray(model(x, training=False))
+    import keras
+
+    return keras.ops.convert_to_numpy(model(x, training=False))
 
 
 def _parity(session: ort.InferenceSession, model: Any, x: np.ndarray, batches: list[int]) -> float:

@@ -20,12 +20,19 @@ def zoo_register_architectures(register):
             default_dataset="mnist",
             hyperparameters=(
                 HyperParameter(
-                    "filters", 16, "filters of the first convolution; doubled at each stage",
-                    type=int, minimum=1, maximum=1024,
+                    "filters",
+                    16,
+                    "filters of the first convolution; doubled at each stage",
+                    type=int,
+                    minimum=1,
+                    maximum=1024,
                 ),
                 HyperParameter(
-                    "activation", "relu", "activation of the hidden convolutions",
-                    type=str, choices=("relu", "elu", "tanh", "sigmoid"),
+                    "activation",
+                    "relu",
+                    "activation of the hidden convolutions",
+                    type=str,
+                    choices=("relu", "elu", "tanh", "sigmoid"),
                 ),
             ),
             reference=(

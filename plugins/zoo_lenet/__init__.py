@@ -20,16 +20,20 @@ def zoo_register_architectures(register):
             default_dataset="mnist",
             hyperparameters=(
                 HyperParameter(
-                    "activation", "tanh", "hidden activation (tanh as in 1998, relu: modern)",
-                    type=str, choices=("tanh", "relu"),
+                    "activation",
+                    "tanh",
+                    "hidden activation (tanh as in 1998, relu: modern)",
+                    type=str,
+                    choices=("tanh", "relu"),
                 ),
                 HyperParameter(
-                    "pooling", "average", "subsampling layers S2 and S4",
-                    type=str, choices=("average", "max"),
+                    "pooling",
+                    "average",
+                    "subsampling layers S2 and S4",
+                    type=str,
+                    choices=("average", "max"),
                 ),
-                HyperParameter(
-                    "num_classes", 10, "output units", type=int, minimum=2, maximum=100_000
-                ),
+                HyperParameter("num_classes", 10, "output units", type=int, minimum=2, maximum=100_000),
             ),
             reference=(
                 "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to "

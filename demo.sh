@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up (a .venv beside this file, once) and run zoo's main job on the embedded MNIST sample:
+# train LeNet-5, export it and its two parts to ONNX (each checked against Keras), benchmark it.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ ! -x .venv/bin/zoo ]; then
+  "${PYTHON:-python3}" -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e ".[dev]"
+fi
+zoo=.venv/bin/zoo
+"$zoo" list
+echo
+run=$("$zoo" train lenet5 --dataset mnist-sample --epochs 5 --out runs | tee /dev/stderr | tail -n 1)
+echo
+"$zoo" export "$run"
+echo
+"$zoo" bench "$run/onnx/model.onnx"

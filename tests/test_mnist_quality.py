@@ -1,0 +1,26 @@
+"""LeNet-5 trained one epoch on the full MNIST reaches at least 97% test accuracy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import mnist_dir
+from zoo.train import TrainRequest, train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.skipif(mnist_dir() is None, reason="mnist.npz not found (set ZOO_DATA_DIR)")
+def test_lenet5_one_epoch_on_full_mnist(registry, tmp_path):
+    run = train(
+        registry,
+        TrainRequest(
+            architecture="lenet5", dataset="mnist", data_dir=str(mnist_dir()), epochs=1, seed=0, out=tmp_path
+        ),
+        verbose=0,
+    )
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_samples"] == 10000 and metrics["train_samples"] == 54000
+    assert metrics["test_accuracy"] >= 0.97, metrics
