@@ -39,6 +39,7 @@ def make_registry(*extra: tuple[str, object], strict: bool = True, warn=None) ->
 @pytest.fixture(autouse=True)
 def _no_entry_points(monkeypatch):
     monkeypatch.setenv("ZOO_LOAD_PLUGINS", "")
+    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)  # tests that need MNIST pass MNIST_DIR
     monkeypatch.delenv("ZOO_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("ZOO_DEBUG", raising=False)
 
@@ -59,6 +60,20 @@ def mnist_dir() -> Path | None:
         if candidate and (Path(candidate) / "mnist.npz").is_file():
             return Path(candidate)
     return None
+
+
+MNIST_DIR = mnist_dir()  # read once, before any test changes the environment
+
+
+@pytest.fixture
+def mnist_path() -> Path:
+    """The folder holding the real mnist.npz; skipped without it, except in CI, where it fails."""
+    if MNIST_DIR is None:
+        message = "mnist.npz not found in $ZOO_DATA_DIR or ../shared/datasets"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return MNIST_DIR
 
 
 def zoo_subprocess_env(**extra: str) -> dict[str, str]:

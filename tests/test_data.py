@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import mnist_dir
 from zoo import data
 from zoo.errors import DatasetUnavailable, ShapeMismatch
 
@@ -52,6 +51,8 @@ def test_data_dir_comes_from_the_option_then_the_environment(tmp_path, monkeypat
     assert data.data_dir(str(tmp_path / "..")) == tmp_path / ".."
     monkeypatch.delenv("ZOO_DATA_DIR")
     assert data.data_dir() is None
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path / "missing"))  # checked by the loader that needs it
+    assert data.data_dir() == tmp_path / "missing"
     with pytest.raises(DatasetUnavailable, match="from --data-dir"):
         data.data_dir(str(tmp_path / "missing"))
 
@@ -79,8 +80,7 @@ def test_mnist_without_the_file_or_network_is_a_clear_error(registry, tmp_path, 
         data.load(registry.dataset("mnist"), registry.architecture("conv-ae"), tmp_path)
 
 
-@pytest.mark.skipif(mnist_dir() is None, reason="mnist.npz not found (set ZOO_DATA_DIR)")
-def test_mnist_is_read_from_the_data_directory(registry):
-    arrays = data.load(registry.dataset("mnist"), registry.architecture("lenet5"), mnist_dir())
+def test_mnist_is_read_from_the_data_directory(registry, mnist_path):
+    arrays = data.load(registry.dataset("mnist"), registry.architecture("lenet5"), mnist_path)
     assert arrays.x_train.shape == (60000, 32, 32, 1) and arrays.x_test.shape == (10000, 32, 32, 1)
     assert np.bincount(arrays.y_test).tolist()[:3] == [980, 1135, 1032]

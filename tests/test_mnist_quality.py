@@ -6,18 +6,16 @@ import json
 
 import pytest
 
-from tests.conftest import mnist_dir
 from zoo.train import TrainRequest, train
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.skipif(mnist_dir() is None, reason="mnist.npz not found (set ZOO_DATA_DIR)")
-def test_lenet5_one_epoch_on_full_mnist(registry, tmp_path):
+def test_lenet5_one_epoch_on_full_mnist(registry, tmp_path, mnist_path):
     run = train(
         registry,
         TrainRequest(
-            architecture="lenet5", dataset="mnist", data_dir=str(mnist_dir()), epochs=1, seed=0, out=tmp_path
+            architecture="lenet5", dataset="mnist", data_dir=str(mnist_path), epochs=1, seed=0, out=tmp_path
         ),
         verbose=0,
     )

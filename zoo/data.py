@@ -34,15 +34,18 @@ class Arrays:
 
 
 def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
-    """The data directory: the option if given, else ``$ZOO_DATA_DIR``, else none."""
-    value = option if option is not None else os.environ.get(DATA_DIR_ENV) or None
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_dir():
-        source = "--data-dir" if option is not None else f"${DATA_DIR_ENV}"
-        raise DatasetUnavailable(f"Data directory {str(path)!r} (from {source}) is not a folder")
-    return path
+    """The data directory: the option if given (it must be a folder), else ``$ZOO_DATA_DIR``.
+
+    The environment variable is not checked here: only datasets that read files need it, and
+    their loaders say which file they looked for where.
+    """
+    if option is not None:
+        path = Path(option).expanduser()
+        if not path.is_dir():
+            raise DatasetUnavailable(f"Data directory {str(path)!r} (from --data-dir) is not a folder")
+        return path
+    value = os.environ.get(DATA_DIR_ENV)
+    return Path(value).expanduser() if value else None
 
 
 def as_float_images(x: Any, name: str) -> np.ndarray:
