@@ -34,8 +34,17 @@ def build(
     init = "lecun_uniform"
     image = keras.Input(input_shape, name="image")
     # As in the paper: background (0) -> -0.1, foreground (1) -> 1.175, so that the input has a
-    # mean of about 0 and a variance of about 1, which speeds up learning.
-    x = layers.Rescaling(1.275, offset=-0.1, name="normalize")(image)
+    # mean of about 0 and a variance of about 1, which speeds up learning. Written as a fixed
+    # 1x1 convolution rather than Rescaling: ONNX Runtime's CPU Mul/Add on an NHWC tensor with
+    # one channel took 1 ms per op at batch 32 (1.31.1, 2-core EPYC), three times the network.
+    x = layers.Conv2D(
+        1,
+        1,
+        kernel_initializer=keras.initializers.Constant(1.275),
+        bias_initializer=keras.initializers.Constant(-0.1),
+        trainable=False,
+        name="normalize",
+    )(image)
     x = layers.Conv2D(6, 5, activation=activation, kernel_initializer=init, name="c1")(x)
     x = pool(2, name="s2")(x)
     x = layers.Conv2D(16, 5, activation=activation, kernel_initializer=init, name="c3")(x)
