@@ -92,7 +92,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     for a in report["architectures"]:
         m = a["metrics"]
-        metric = f"accuracy {m['test_accuracy']:.4f}" if "test_accuracy" in m else f"MSE {m['test_loss']:.5f}"
+        metric = f"accuracy {m['test_accuracy']:.4f}" if "test_accuracy" in m else f"MSE {m['test_mse']:.5f}"
         diffs = ", ".join(f"{e['part']} {e['max_abs_diff']:.1e}" for e in a["export"])
         print(
             f"| {a['name']} | {metric} | {m['train_seconds']:.1f} "

@@ -59,7 +59,13 @@ def test_info_json(registry):
         "range": "1 to 1024",
         "help": "filters of the first convolution; doubled at each stage",
     }
-    assert info["training"] == {"epochs": 5, "batch_size": 128, "learning_rate": 0.001, "optimizer": "adam"}
+    assert info["training"] == {
+        "epochs": 5,
+        "batch_size": 128,
+        "learning_rate": 0.001,
+        "optimizer": "adam",
+        "loss": "binary_crossentropy",
+    }
 
 
 def test_info_for_people(registry):

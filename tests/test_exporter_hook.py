@@ -35,7 +35,7 @@ def test_a_plugin_exporter_writes_its_folder_and_manifest(runs, npz_registry, tm
     assert result.exit_code == 0, result.stderr
     assert sorted(os.listdir(out)) == ["manifest.json", "weights.npz"]
     assert json.loads((out / "manifest.json").read_text())["format"] == "npz"
-    assert len(np.load(out / "weights.npz").files) == 10  # five layers with kernel and bias
+    assert len(np.load(out / "weights.npz").files) == 12  # six layers (normalize included), kernel and bias
 
 
 def test_a_failing_plugin_exporter_leaves_nothing(runs, npz_registry, tmp_path):

@@ -56,7 +56,7 @@ def test_train_prints_the_run_folder_last_and_writes_it_complete(cli_run):
     history = json.loads((path / "history.json").read_text())
     assert len(history["loss"]) == 2 and len(history["val_loss"]) == 2
     metrics = json.loads((path / "metrics.json").read_text())
-    assert {"test_loss", "test_mae", "train_seconds", "train_samples_per_s"} <= set(metrics)
+    assert {"test_loss", "test_mse", "test_mae", "train_seconds", "train_samples_per_s"} <= set(metrics)
     x, _ = run_files.Run.open(path).samples()
     assert x.shape == (64, 28, 28, 1) and x.min() >= 0 and x.max() <= 1
 
@@ -179,3 +179,24 @@ def test_bench_refuses_a_file_that_is_not_onnx(tmp_path, registry):
     assert result.exit_code == 2
     assert result.stderr.startswith(f"zoo: error: ONNX Runtime cannot load '{fake}': ")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_export_never_replaces_an_unrelated_folder(runs, registry, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    result = invoke(registry, "export", str(runs.run("lenet5")), "--out", str(precious))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"zoo: error: Output folder '{precious}' is not empty and holds no earlier export "
+        "(manifest.json); choose another --out\n"
+    )
+    assert os.listdir(precious) == ["thesis.tex"]
+
+
+def test_train_out_must_be_a_folder(registry, tmp_path):
+    target = tmp_path / "file"
+    target.write_text("")
+    result = invoke(registry, "train", "lenet5", "--dataset", "synthetic", "--out", str(target))
+    assert result.exit_code == 2
+    assert result.stderr == f"zoo: error: --out '{target}' is a file, not a folder\n"

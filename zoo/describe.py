@@ -54,6 +54,7 @@ def architecture_info(registry: Registry, name: str) -> dict[str, Any]:
             "batch_size": spec.batch_size,
             "learning_rate": spec.learning_rate,
             "optimizer": "adam",
+            "loss": spec.training_loss,
         },
         "reference": spec.reference,
     }

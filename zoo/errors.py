@@ -67,6 +67,10 @@ class RunFolderError(ZooError):
     """A path that is not a (complete) run folder."""
 
 
+class OutputExists(ZooError):
+    """An output path that is taken by something zoo must not overwrite."""
+
+
 class ModelFileError(ZooError):
     """A model file that is missing, unreadable or not what it claims to be."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo import atomic, models
-from zoo.errors import ExportValidationError
+from zoo.errors import ExportValidationError, OutputExists
 from zoo.keras_env import import_keras
 from zoo.registry import Registry, resolve
 from zoo.runs import Run
@@ -44,6 +44,19 @@ class ExportResult:
     manifest: dict[str, Any]
 
 
+def _check_replaceable(final: Path) -> None:
+    """An export replaces an earlier export at ``final``, never an unrelated file or folder."""
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise OutputExists(f"Output {str(final)!r} is a file, not a folder")
+    if not (final / MANIFEST_FILE).is_file() and any(final.iterdir()):
+        raise OutputExists(
+            f"Output folder {str(final)!r} is not empty and holds no earlier export "
+            f"({MANIFEST_FILE}); choose another --out"
+        )
+
+
 def export_run(
     registry: Registry,
     run_dir: str | Path,
@@ -61,6 +74,7 @@ def export_run(
     model = run.load_model()
     samples, _ = run.samples()
     final = Path(out) if out is not None else run.path / exporter_spec.name
+    _check_replaceable(final)
     with atomic.atomic_dir(final) as tmp:
         job = ExportJob(
             run=run,

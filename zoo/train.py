@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from zoo import __version__, atomic, data, models, runs
-from zoo.errors import ShapeMismatch
+from zoo.errors import OutputExists, ShapeMismatch
 from zoo.hparams import validate
 from zoo.keras_env import import_keras
 from zoo.registry import Registry
@@ -37,14 +37,17 @@ class TrainRequest:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
 
 
+METRICS = {"classification": ["accuracy"], "reconstruction": ["mse", "mae"]}
+
+
 def compile_model(model: Any, spec: ArchitectureSpec, learning_rate: float) -> None:
-    """Optimizer, loss and metrics for the architecture's task."""
+    """Adam, the architecture's loss (or its task's default) and the task's metrics."""
     keras = import_keras()
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    if spec.task == "classification":
-        model.compile(optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    else:
-        model.compile(optimizer, loss="mse", metrics=["mae"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=spec.training_loss,
+        metrics=METRICS[spec.task],
+    )
 
 
 def targets(spec: ArchitectureSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -89,6 +92,9 @@ def train(
     batch_size = request.batch_size if request.batch_size is not None else spec.batch_size
     learning_rate = request.learning_rate or spec.learning_rate
     directory = data.data_dir(request.data_dir)
+    out = Path(request.out)
+    if out.exists() and not out.is_dir():
+        raise OutputExists(f"--out {str(out)!r} is a file, not a folder")
 
     keras = import_keras()  # before any plugin module imports it, so that its start-up stays quiet
     arrays = data.load(dataset, spec, directory)
@@ -143,6 +149,7 @@ def train(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "optimizer": "adam",
+        "loss": spec.training_loss,
         "validation_split": VALIDATION_SPLIT,
         "seed": request.seed,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -150,7 +157,7 @@ def train(
     }
     history_rows = {name: [float(v) for v in values] for name, values in history.history.items()}
 
-    final = runs.new_run_path(Path(request.out), spec.name)
+    final = runs.new_run_path(out, spec.name)
     with atomic.atomic_dir(final) as tmp:
         model.save(tmp / runs.MODEL_FILE)
         atomic.write_json(tmp / runs.CONFIG_FILE, config)
