@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from zoo.bench import machine
+
 ZOO = str(Path(sys.executable).with_name("zoo"))
 COMMANDS = (["list"], ["list", "--json"], ["info", "lenet5"], ["plugins", "--all"])
 
@@ -44,11 +46,12 @@ def main() -> None:
                 "runs": options.runs,
             }
         )
-    machine = f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    m = machine()
+    machine_text = f"{m['cpu']}, {m['cores']} cores, Python {platform.python_version()}"
     if options.json:
-        print(json.dumps({"machine": machine, "results": rows}, indent=2))
+        print(json.dumps({"machine": machine_text, "results": rows}, indent=2))
         return
-    print(f"machine: {machine}")
+    print(f"machine: {machine_text}")
     print(f"{'command':<22} {'median s':>9} {'min s':>7} {'max s':>7}")
     for r in rows:
         print(f"{r['command']:<22} {r['median_s']:>9.3f} {r['min_s']:>7.3f} {r['max_s']:>7.3f}")

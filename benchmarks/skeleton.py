@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from zoo.atomic import write_json
+
 ZOO = str(Path(sys.executable).with_name("zoo"))
 HERE = Path(__file__).resolve().parent
 
@@ -85,8 +87,7 @@ def main() -> None:
                 "onnxruntime": next(iter(benches.values()))["onnxruntime"],
             }
         )
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "skeleton.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(HERE / "results" / "skeleton.json", report)
     print(f"machine: {report['machine']}; dataset {options.dataset}, {options.epochs} epoch(s)\n")
     print("| architecture | test metric | train time (s) | samples/s | max abs diff ONNX vs Keras |")
     print("| --- | --- | --- | --- | --- |")

@@ -24,7 +24,7 @@ def test_the_temporary_keeps_the_extension_and_the_result_is_not_private(tmp_pat
     with atomic.atomic_path(tmp_path / "m.keras") as tmp:
         assert tmp.suffix == ".keras"
         tmp.write_bytes(b"x")
-    assert (tmp_path / "m.keras").stat().st_mode & 0o044  # readable by others, as open() makes it
+    assert (tmp_path / "m.keras").stat().st_mode & 0o004  # readable by others, as open() makes it
 
 
 def test_a_folder_replaces_the_old_one_only_on_success(tmp_path):

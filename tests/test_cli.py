@@ -116,6 +116,16 @@ def test_a_broken_plugin_is_shown_with_its_error_and_does_not_break_list():
     assert "ERROR zoo_register_architectures: RuntimeError" in invoke(reg, "plugins").stdout
 
 
+def test_a_failed_builtin_plugin_is_shown_without_all():
+    from zoo.host import PluginHost, PluginRecord
+
+    host = PluginHost(strict=False)
+    host.add(fake_plugins.RaisingPlugin(), PluginRecord(name="lenet", builtin=True))
+    rows = json.loads(invoke(host.build_registry(), "plugins", "--json").stdout)
+    assert [(r["name"], r["builtin"]) for r in rows] == [("lenet", True)]
+    assert "boom" in rows[0]["error"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

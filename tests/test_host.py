@@ -118,3 +118,24 @@ def test_a_module_plugin_records_where_it_comes_from():
     host = PluginHost()
     host.add(module, PluginRecord(name="inline"))
     assert host.records["inline"].module == "inline_plugin"
+
+
+def test_a_name_in_zoo_load_plugins_that_matches_nothing_is_warned_about(fake_entry_points, monkeypatch):
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "lenet,lenett")
+    warnings: list[str] = []
+    reg = load_registry(warn=warnings.append)
+    assert sorted(reg.architectures) == ["lenet5"]
+    assert warnings == [
+        "ZOO_LOAD_PLUGINS names 'lenett', which no installed plugin is called "
+        "(installed: autoencoders, datasets, ghost, lenet, onnx)"
+    ]
+
+
+def test_a_second_plugin_with_a_taken_name_is_recorded_not_dropped(monkeypatch):
+    points = [_entry_point("lenet", "zoo_lenet"), _entry_point("lenet", "zoo_autoencoders")]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: points)
+    monkeypatch.delenv("ZOO_LOAD_PLUGINS")
+    reg = load_registry()
+    assert list(reg.architectures) == ["lenet5"]
+    second = next(p for p in reg.plugins if p.name != "lenet")
+    assert "plugin name 'lenet' is taken" in second.error

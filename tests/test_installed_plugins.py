@@ -8,6 +8,7 @@ shows that one plugin's failure breaks no command.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -29,26 +30,10 @@ def _zoo(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory) -> Path:
     site = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
-    subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(site),
-            str(EXAMPLE_PLUGIN),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-        cwd=build,
-    )
+    source = tmp_path_factory.mktemp("src") / "zoo-mlp"
+    shutil.copytree(EXAMPLE_PLUGIN, source)  # building in place would leave build/ in the checkout
+    pip = [PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    subprocess.run([*pip, "--target", str(site), str(source)], check=True, capture_output=True, timeout=300)
     return site
 
 

@@ -27,11 +27,17 @@ def _probe(*args: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    "args",
-    [["list"], ["list", "--json"], ["info", "lenet5"], ["plugins", "--all", "--json"], ["info", "nope"]],
+    ("args", "code"),
+    [
+        (["list"], 0),
+        (["list", "--json"], 0),
+        (["info", "lenet5"], 0),
+        (["plugins", "--all", "--json"], 0),
+        (["info", "nope"], 2),
+    ],
 )
-def test_light_commands_import_no_tensorflow(args):
-    assert _probe(*args)["heavy"] == []
+def test_light_commands_import_no_tensorflow(args, code):
+    assert _probe(*args) == {"code": code, "heavy": []}
 
 
 def test_bench_imports_no_tensorflow(runs):

@@ -19,7 +19,8 @@ from zoo.specs import HyperParameter
         ({"task": "detection"}, "task 'detection'"),
         ({"parts": ("encoder",)}, "parts must be two or more"),
         ({"parts": ("full", "head")}, "other than 'full'"),
-        ({"input_shape": (0, 28, 1)}, "bad input_shape"),
+        ({"input_shape": (0, 28, 1)}, r"input_shape must be \(height, width, channels\)"),
+        ({"input_shape": (784,)}, r"each positive or None, got \(784,\)"),
     ],
 )
 def test_a_malformed_spec_is_refused_with_the_reason(overrides, message):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.atomic import atomic_path
+
 OUT = Path(__file__).resolve().parents[1] / "plugins" / "zoo_datasets" / "mnist_sample.npz"
 
 
@@ -22,11 +24,11 @@ def pick(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.nda
 
 def main(source: str) -> None:
     rng = np.random.default_rng(0)
-    with np.load(source) as mnist:
+    with np.load(source) as mnist, atomic_path(OUT) as tmp:
         train = pick(mnist["y_train"], 400, rng)
         test = pick(mnist["y_test"], 100, rng)
         np.savez_compressed(
-            OUT,
+            tmp,
             x_train=mnist["x_train"][train],
             y_train=mnist["y_train"][train],
             x_test=mnist["x_test"][test],

@@ -61,16 +61,19 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield an empty temporary folder beside ``final``; on success it replaces ``final``.
+def atomic_dir(final: str | os.PathLike[str], replace: bool = True) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``final``; on success it becomes ``final``.
 
-    On failure the temporary folder is removed and ``final`` is left as it was.
+    An existing ``final`` is replaced, or with ``replace=False`` kept, and FileExistsError
+    raised. On failure the temporary folder is removed and ``final`` is left as it was.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
+        if final.exists() and not replace:
+            raise FileExistsError(f"{str(final)!r} appeared while it was being written")
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
             os.replace(final, old / "previous")

@@ -92,6 +92,10 @@ def open_session(model: str | Path, provider: str = "auto", debug: bool = False)
     if provider not in ("auto", *PROVIDERS):
         raise ProviderUnavailable(f"Unknown provider {provider!r}. Available: auto, cpu, cuda")
     available = ort.get_available_providers()
+    if provider == "cuda" and PROVIDERS["cuda"] not in available:
+        raise ProviderUnavailable(
+            f"CUDA was asked for but cannot be used: {cuda_unavailable_reason(available)}"
+        )
     want_cuda = provider == "cuda" or (provider == "auto" and PROVIDERS["cuda"] in available)
     providers = [PROVIDERS["cuda"], PROVIDERS["cpu"]] if want_cuda else [PROVIDERS["cpu"]]
     if not debug:

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from zoo import __version__
+from zoo import __version__, settings
+from zoo.describe import format_shape
 from zoo.errors import ZooError
 from zoo.registry import Registry
 from zoo.specs import FAMILIES
@@ -32,9 +33,8 @@ class ZooGroup(click.Group):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
         # ZOO_STRICT_PLUGINS is for plugin authors: they get their plugin's traceback.
-        debug = "--debug" in args or any(
-            os.environ.get(v) == "1" for v in ("ZOO_DEBUG", "ZOO_STRICT_PLUGINS")
-        )
+        # ZOO_STRICT_PLUGINS is for plugin authors: they get their plugin's traceback.
+        debug = "--debug" in args or settings.flag(settings.DEBUG) or settings.flag(settings.STRICT_PLUGINS)
         standalone = extra.pop("standalone_mode", True)
         try:
             code = super().main(args=args, prog_name=prog_name or "zoo", standalone_mode=False, **extra)
@@ -94,10 +94,6 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _shape(shape: Sequence[Any]) -> str:
-    return "x".join("?" if d is None else str(d) for d in shape)
-
-
 @click.group(cls=ZooGroup, no_args_is_help=True)
 @click.version_option(__version__, prog_name="zoo")
 @click.option("--debug", is_flag=True, help="Show tracebacks and ONNX Runtime's own log.")
@@ -106,7 +102,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """zoo: Keras architectures from plugins, trained, exported to ONNX and benchmarked."""
     ctx.meta["zoo.debug"] = debug
     if debug:
-        os.environ["ZOO_DEBUG"] = "1"  # read by the layers below (keras_env, bench)
+        os.environ[settings.DEBUG] = "1"  # read by the layers below (keras_env)
 
 
 @cli.command("list")
@@ -137,7 +133,7 @@ def list_command(ctx: click.Context, pattern: str | None, family: str | None, as
                     r["name"],
                     r["family"],
                     ",".join(r["parts"]),
-                    _shape(r["input_shape"]),
+                    format_shape(r["input_shape"]),
                     r["plugin"],
                     r["summary"],
                 ]
@@ -157,7 +153,10 @@ def info_command(ctx: click.Context, name: str, as_json: bool) -> None:
     from zoo.describe import architecture_info, format_info
 
     info = architecture_info(get_registry(ctx), name)
-    click.echo(json.dumps(info, indent=2) if as_json else format_info(info))
+    if as_json:
+        _emit_json(info)
+    else:
+        click.echo(format_info(info))
 
 
 @cli.command("plugins")
@@ -166,7 +165,8 @@ def info_command(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.pass_context
 def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """Installed plugins: distribution, version, hooks, what they registered, and load errors."""
-    records = [p for p in get_registry(ctx).plugins if show_all or not p.builtin]
+    # A plugin that failed is always shown, built-in or not.
+    records = [p for p in get_registry(ctx).plugins if show_all or not p.builtin or p.error]
     if as_json:
         _emit_json([p.to_json() for p in records])
         return
@@ -253,8 +253,8 @@ def export_command(
         [
             f["part"],
             f["file"],
-            ", ".join(f"{i['name']} {_shape(i['shape'])}" for i in f["inputs"]),
-            ", ".join(f"{o['name']} {_shape(o['shape'])}" for o in f["outputs"]),
+            ", ".join(f"{i['name']} {format_shape(i['shape'])}" for i in f["inputs"]),
+            ", ".join(f"{o['name']} {format_shape(o['shape'])}" for o in f["outputs"]),
             f"{f['parity']['max_abs_diff']:.2e}",
         ]
         for f in result.manifest["files"]

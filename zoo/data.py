@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from zoo import settings
 from zoo.errors import DatasetUnavailable, ShapeMismatch
 from zoo.registry import resolve
 from zoo.specs import ArchitectureSpec, DatasetSpec
 
-DATA_DIR_ENV = "ZOO_DATA_DIR"
 GREY_WEIGHTS = (0.3, 0.59, 0.11)
 
 
@@ -44,7 +44,7 @@ def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
         if not path.is_dir():
             raise DatasetUnavailable(f"Data directory {str(path)!r} (from --data-dir) is not a folder")
         return path
-    value = os.environ.get(DATA_DIR_ENV)
+    value = os.environ.get(settings.DATA_DIR)
     return Path(value).expanduser() if value else None
 
 

@@ -60,8 +60,13 @@ def architecture_info(registry: Registry, name: str) -> dict[str, Any]:
     }
 
 
+def format_shape(shape: list[Any] | tuple[Any, ...]) -> str:
+    """(None, 28, 28, 1) -> '?x28x28x1'; named dynamic axes keep their names."""
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
 def format_info(info: dict[str, Any]) -> str:
-    shape = "x".join("?" if d is None else str(d) for d in info["input_shape"])
+    shape = format_shape(info["input_shape"])
     lines = [
         f"{info['name']}: {info['summary']}",
         f"  family:          {info['family']} ({info['task']})",

@@ -68,13 +68,13 @@ def export_run(
     exporter_spec = registry.exporter(exporter)
     run = Run.open(run_dir)
     spec = registry.architecture(run.architecture)
+    final = Path(out) if out is not None else run.path / exporter_spec.name
+    _check_replaceable(final)
     import_keras()  # before any plugin module imports it, so that its start-up stays quiet
     export_fn = resolve(exporter_spec.exporter, owner=f"exporter {exporter_spec.name!r}")
     resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
     model = run.load_model()
     samples, _ = run.samples()
-    final = Path(out) if out is not None else run.path / exporter_spec.name
-    _check_replaceable(final)
     with atomic.atomic_dir(final) as tmp:
         job = ExportJob(
             run=run,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pluggy
 
-from zoo import hookspecs
+from zoo import hookspecs, settings
 from zoo.errors import ZooError
 from zoo.registry import Registry, Spec
 
@@ -62,10 +62,6 @@ class PluginRecord:
             "registered": self.registered,
             "error": self.error,
         }
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _source_path(plugin: object) -> str | None:
@@ -118,7 +114,14 @@ class PluginHost:
     def add_entry_points(self, only: Iterable[str] | None = None) -> None:
         """Import every entry point of the ``zoo`` group (or only those named)."""
         wanted = None if only is None else set(only)
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        unknown = sorted((wanted or set()) - {ep.name for ep in points})
+        if unknown:
+            self.warn(
+                f"{settings.LOAD_PLUGINS} names {', '.join(map(repr, unknown))}, which no installed "
+                f"plugin is called (installed: {', '.join(ep.name for ep in points) or 'none'})"
+            )
+        for ep in points:
             if wanted is not None and ep.name not in wanted:
                 continue
             dist = ep.dist
@@ -130,10 +133,10 @@ class PluginHost:
                 module=ep.value,
             )
             if ep.name in self.records:
-                self.warn(
-                    f"plugin name {ep.name!r} of {record.distribution!r} is already taken by "
-                    f"{self.records[ep.name].distribution!r}; skipped"
-                )
+                taken_by = self.records[ep.name].distribution
+                record.name = f"{ep.name} ({record.distribution})"
+                self.records[record.name] = record
+                self._fail(record, "import", NameError(f"plugin name {ep.name!r} is taken by {taken_by!r}"))
                 continue
             try:
                 plugin = ep.load()
@@ -160,7 +163,7 @@ class PluginHost:
         staged: list[Spec] = []
 
         def register(spec: Spec) -> None:
-            registry._table(spec)  # type check now, so the plugin's traceback points at it
+            registry.table_for(spec)  # type check now, so the plugin's traceback points at it
             staged.append(replace(spec, plugin=record.name))
 
         try:
@@ -179,10 +182,8 @@ class PluginHost:
 
 def load_registry(warn: Callable[[str], None] | None = None) -> Registry:
     """The registry of every installed plugin, as the CLI sees it (environment applied)."""
-    host = PluginHost(strict=_env_flag("ZOO_STRICT_PLUGINS"), warn=warn)
-    only_env = os.environ.get("ZOO_LOAD_PLUGINS")
-    only = None if only_env is None else [n.strip() for n in only_env.split(",") if n.strip()]
-    host.add_entry_points(only)
+    host = PluginHost(strict=settings.flag(settings.STRICT_PLUGINS), warn=warn)
+    host.add_entry_points(settings.plugin_allowlist())
     return host.build_registry()
 
 

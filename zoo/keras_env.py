@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-DEBUG_ENV = "ZOO_DEBUG"
+from zoo import settings
 
 
 @contextlib.contextmanager
@@ -37,7 +37,7 @@ def import_keras() -> ModuleType:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
-    if "keras" in sys.modules or os.environ.get(DEBUG_ENV) == "1":
+    if "keras" in sys.modules or settings.flag(settings.DEBUG):
         import keras
     else:
         with _native_stderr_silenced():

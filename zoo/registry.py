@@ -39,7 +39,7 @@ class Registry:
     exporters: dict[str, ExporterSpec] = field(default_factory=dict)
     plugins: list[PluginRecord] = field(default_factory=list)
 
-    def _table(self, spec: Spec) -> dict[str, Any]:
+    def table_for(self, spec: Spec) -> dict[str, Any]:
         kind = _KINDS.get(type(spec))
         if kind is None:
             raise TypeError(
@@ -54,7 +54,7 @@ class Registry:
 
     def add(self, spec: Spec) -> None:
         """Add a spec; a name already taken (by any plugin) is refused."""
-        table = self._table(spec)
+        table = self.table_for(spec)
         if spec.name in table:
             kind = _KINDS[type(spec)]
             raise DuplicateName(

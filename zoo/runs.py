@@ -30,7 +30,11 @@ REQUIRED = (MODEL_FILE, CONFIG_FILE, SAMPLES_FILE)
 
 
 def new_run_path(out: Path, arch: str) -> Path:
-    """``out/<arch>-<UTC time>``, with a counter if that name is taken."""
+    """``out/<arch>-<UTC time>``, with a counter if that name is taken.
+
+    Called when a run is complete, just before its folder is renamed into place, so that runs
+    finishing in the same second get different names.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     path = out / f"{arch}-{stamp}"
     n = 1

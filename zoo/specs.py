@@ -114,8 +114,11 @@ class ArchitectureSpec:
                 f"architecture {self.name!r}: parts must be two or more distinct names other than "
                 f"'full', got {self.parts!r}"
             )
-        if not self.input_shape or any(d is not None and d <= 0 for d in self.input_shape):
-            raise InvalidSpec(f"architecture {self.name!r}: bad input_shape {self.input_shape!r}")
+        if len(self.input_shape) != 3 or any(d is not None and d <= 0 for d in self.input_shape):
+            raise InvalidSpec(
+                f"architecture {self.name!r}: input_shape must be (height, width, channels), "
+                f"each positive or None, got {self.input_shape!r}"
+            )
         names = [h.name for h in self.hyperparameters]
         if len(set(names)) != len(names):
             raise InvalidSpec(f"architecture {self.name!r}: hyper-parameter names repeat: {names}")

@@ -90,7 +90,7 @@ def train(
     params = validate(spec, request.hyperparameters)
     epochs = request.epochs if request.epochs is not None else spec.epochs
     batch_size = request.batch_size if request.batch_size is not None else spec.batch_size
-    learning_rate = request.learning_rate or spec.learning_rate
+    learning_rate = request.learning_rate if request.learning_rate is not None else spec.learning_rate
     directory = data.data_dir(request.data_dir)
     out = Path(request.out)
     if out.exists() and not out.is_dir():
@@ -158,7 +158,7 @@ def train(
     history_rows = {name: [float(v) for v in values] for name, values in history.history.items()}
 
     final = runs.new_run_path(out, spec.name)
-    with atomic.atomic_dir(final) as tmp:
+    with atomic.atomic_dir(final, replace=False) as tmp:
         model.save(tmp / runs.MODEL_FILE)
         atomic.write_json(tmp / runs.CONFIG_FILE, config)
         atomic.write_json(tmp / runs.HISTORY_FILE, history_rows)

@@ -18,6 +18,7 @@ import onnx
 import onnxruntime as ort
 
 from zoo import __version__
+from zoo.errors import ExportValidationError
 from zoo.export import ExportJob
 
 DEFAULT_OPSET = 17
@@ -51,6 +52,24 @@ def _convert(model: Any, path: Path, opset: int) -> None:
         keras.InputSpec(shape=(None, *model.input_shape[1:]), dtype="float32", name=model.input.name)
     ]
     model.export(str(path), format="onnx", input_signature=signature, opset_version=opset, verbose=False)
+
+
+def _convert_and_check(model: Any, path: Path, opset: int, part: str) -> onnx.ModelProto:
+    """Convert, then run the full ONNX check; either failing fails the export, naming the part."""
+    try:
+        _convert(model, path, opset)
+    except Exception as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise ExportValidationError(
+            f"Converting {part!r} to ONNX (opset {opset}) failed: {type(exc).__name__}: {message}"
+        ) from exc
+    proto = onnx.load(str(path))
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise ExportValidationError(f"{path.name} fails onnx.checker: {message}") from exc
+    return proto
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -98,9 +117,7 @@ def export(job: ExportJob) -> dict[str, Any]:
     sessions: dict[str, ort.InferenceSession] = {}
     for part, model, inputs in stages:
         path = job.out_dir / _file_name(part)
-        _convert(model, path, opset)
-        proto = onnx.load(str(path))
-        onnx.checker.check_model(proto, full_check=True)
+        proto = _convert_and_check(model, path, opset, part)
         sessions[part] = _session(path)
         diff = _parity(sessions[part], model, inputs, batches)
         passed = diff <= TOLERANCE
@@ -113,7 +130,7 @@ def export(job: ExportJob) -> dict[str, Any]:
                 "opset": next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
                 "inputs": [_tensor_info(v) for v in proto.graph.input],
                 "outputs": [_tensor_info(v) for v in proto.graph.output],
-                "checker": "passed",
+                "checker": "onnx.checker full check passed",
                 "parity": {
                     "against": "keras",
                     "runtime": f"onnxruntime {ort.__version__} CPUExecutionProvider",

@@ -1,0 +1,21 @@
+"""The environment variables zoo reads, in one place."""
+
+from __future__ import annotations
+
+import os
+
+DEBUG = "ZOO_DEBUG"  # 1: tracebacks and TensorFlow / ONNX Runtime logs (what `zoo --debug` sets)
+STRICT_PLUGINS = "ZOO_STRICT_PLUGINS"  # 1: a plugin's error is raised, with its traceback
+LOAD_PLUGINS = "ZOO_LOAD_PLUGINS"  # "a,b": load only these plugins; empty: none
+DATA_DIR = "ZOO_DATA_DIR"  # the folder datasets are read from
+
+
+def flag(name: str) -> bool:
+    """A boolean environment variable: 1, true, yes or on (any case) mean yes."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def plugin_allowlist() -> list[str] | None:
+    """The plugins ZOO_LOAD_PLUGINS names, or None when it is unset (load all)."""
+    value = os.environ.get(LOAD_PLUGINS)
+    return None if value is None else [n.strip() for n in value.split(",") if n.strip()]
