@@ -5,13 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")"
 if [ ! -x .venv/bin/zoo ]; then
   "${PYTHON:-python3}" -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e ".[dev]"
+  .venv/bin/pip install -qq --upgrade pip
+  .venv/bin/pip install -qq -e ".[dev]"
 fi
 zoo=.venv/bin/zoo
 "$zoo" list
 echo
-run=$("$zoo" train lenet5 --dataset mnist-sample --epochs 5 --out runs | tee /dev/stderr | tail -n 1)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"$zoo" train lenet5 --dataset mnist-sample --epochs 5 --out runs | tee "$log"
+run=$(tail -n 1 "$log")
 echo
 "$zoo" export "$run"
 echo
