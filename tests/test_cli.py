@@ -9,13 +9,22 @@ import pytest
 from tests import fake_plugins
 from tests.conftest import invoke, make_registry
 
+BUILTIN_ARCHITECTURES = "conv-ae, denoising-ae, dense-ae, lenet5, sparse-ae, stacked-ae"
+
 
 def test_list_json_has_the_documented_fields(registry):
     result = invoke(registry, "list", "--json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert [r["name"] for r in rows] == ["conv-ae", "lenet5"]
-    assert rows[1] == {
+    assert [r["name"] for r in rows] == [
+        "conv-ae",
+        "denoising-ae",
+        "dense-ae",
+        "lenet5",
+        "sparse-ae",
+        "stacked-ae",
+    ]
+    assert rows[3] == {
         "name": "lenet5",
         "family": "classifier",
         "task": "classification",
@@ -31,7 +40,7 @@ def test_list_json_has_the_documented_fields(registry):
     [
         (["conv"], ["conv-ae"]),
         (["*5"], ["lenet5"]),
-        (["--family", "autoencoder"], ["conv-ae"]),
+        (["--family", "autoencoder"], ["conv-ae", "denoising-ae", "dense-ae", "sparse-ae", "stacked-ae"]),
         (["lenet", "--family", "autoencoder"], []),
     ],
 )
@@ -43,7 +52,7 @@ def test_list_filters_by_pattern_and_family(registry, args, names):
 def test_list_table_for_people(registry):
     lines = invoke(registry, "list").stdout.splitlines()
     assert lines[0].split() == ["NAME", "FAMILY", "PARTS", "INPUT", "PLUGIN", "SUMMARY"]
-    assert lines[2].split()[:5] == ["lenet5", "classifier", "features,head", "32x32x1", "lenet"]
+    assert lines[4].split()[:5] == ["lenet5", "classifier", "features,head", "32x32x1", "lenet"]
 
 
 def test_info_json(registry):
@@ -129,8 +138,14 @@ def test_a_failed_builtin_plugin_is_shown_without_all():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["info", "lenet"], "zoo: error: Unknown architecture 'lenet'. Available: conv-ae, lenet5"),
-        (["train", "nope"], "zoo: error: Unknown architecture 'nope'. Available: conv-ae, lenet5"),
+        (
+            ["info", "lenet"],
+            f"zoo: error: Unknown architecture 'lenet'. Available: {BUILTIN_ARCHITECTURES}",
+        ),
+        (
+            ["train", "nope"],
+            f"zoo: error: Unknown architecture 'nope'. Available: {BUILTIN_ARCHITECTURES}",
+        ),
         (
             ["train", "lenet5", "--dataset", "cifar"],
             "zoo: error: Unknown dataset 'cifar'. Available: mnist, mnist-sample, synthetic",

@@ -26,7 +26,7 @@ def _synthetic(spec, n=32):
 
 
 def test_the_contract_covers_builtins_and_the_example_plugin():
-    assert NAMES == ["conv-ae", "lenet5", "mlp"]
+    assert {"conv-ae", "lenet5", "mlp"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -14,7 +14,14 @@ from zoo.host import PluginHost, PluginRecord, load_registry
 
 
 def test_builtins_register_their_specs(registry):
-    assert sorted(registry.architectures) == ["conv-ae", "lenet5"]
+    assert sorted(registry.architectures) == [
+        "conv-ae",
+        "denoising-ae",
+        "dense-ae",
+        "lenet5",
+        "sparse-ae",
+        "stacked-ae",
+    ]
     assert sorted(registry.datasets) == ["mnist", "mnist-sample", "synthetic"]
     assert sorted(registry.exporters) == ["onnx"]
     assert registry.architecture("lenet5").plugin == "lenet"
@@ -104,7 +111,11 @@ def test_strict_env_re_raises_an_import_error(fake_entry_points, monkeypatch):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("lenet,datasets", ["lenet5"]), ("", []), ("lenet, autoencoders", ["conv-ae", "lenet5"])],
+    [
+        ("lenet,datasets", ["lenet5"]),
+        ("", []),
+        ("lenet, autoencoders", ["conv-ae", "denoising-ae", "dense-ae", "lenet5", "sparse-ae", "stacked-ae"]),
+    ],
 )
 def test_zoo_load_plugins_limits_what_loads(fake_entry_points, monkeypatch, value, expected):
     monkeypatch.setenv("ZOO_LOAD_PLUGINS", value)

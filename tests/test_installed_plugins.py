@@ -95,4 +95,11 @@ def test_strict_plugins_re_raise_with_the_traceback(broken_site):
 def test_zoo_load_plugins_skips_the_broken_one(broken_site):
     only = _zoo(broken_site, "list", "--json", ZOO_LOAD_PLUGINS="lenet,autoencoders")
     assert only.returncode == 0 and only.stderr == ""
-    assert [r["name"] for r in json.loads(only.stdout)] == ["conv-ae", "lenet5"]
+    assert [r["name"] for r in json.loads(only.stdout)] == [
+        "conv-ae",
+        "denoising-ae",
+        "dense-ae",
+        "lenet5",
+        "sparse-ae",
+        "stacked-ae",
+    ]

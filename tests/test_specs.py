@@ -36,7 +36,10 @@ def test_a_bad_name_is_refused():
 def test_unknown_names_list_what_exists(registry):
     with pytest.raises(UnknownArchitecture) as info:
         registry.architecture("lenet")
-    assert str(info.value) == "Unknown architecture 'lenet'. Available: conv-ae, lenet5"
+    assert str(info.value) == (
+        "Unknown architecture 'lenet'. Available: conv-ae, denoising-ae, dense-ae, lenet5, sparse-ae, "
+        "stacked-ae"
+    )
 
 
 def test_resolve_is_late_and_names_the_owner():

@@ -6,6 +6,38 @@ from zoo import hookimpl
 from zoo.specs import ArchitectureSpec, HyperParameter
 
 
+def _autoencoder(name: str, builder: str, summary: str, reference: str, *params, **extra):
+    """An autoencoder on 28x28x1 images, split into encoder and decoder, trained on MNIST."""
+    defaults = dict(epochs=10, batch_size=128)
+    defaults.update(extra)
+    return ArchitectureSpec(
+        name=name,
+        builder=f"zoo_autoencoders.model:{builder}",
+        family="autoencoder",
+        task="reconstruction",
+        input_shape=(28, 28, 1),
+        parts=("encoder", "decoder"),
+        summary=summary,
+        default_dataset="mnist",
+        hyperparameters=params,
+        reference=reference,
+        **defaults,
+    )
+
+
+ACTIVATION = HyperParameter(
+    "activation",
+    "relu",
+    "activation of the hidden layers",
+    type=str,
+    choices=("relu", "elu", "tanh", "sigmoid"),
+)
+VINCENT_2008 = (
+    "P. Vincent, H. Larochelle, Y. Bengio, P.-A. Manzagol. Extracting and composing robust "
+    "features with denoising autoencoders. ICML 2008"
+)
+
+
 @hookimpl
 def zoo_register_architectures(register):
     register(
@@ -41,5 +73,71 @@ def zoo_register_architectures(register):
             ),
             epochs=5,
             batch_size=128,
+        )
+    )
+    register(
+        _autoencoder(
+            "dense-ae",
+            "build_dense_ae",
+            "undercomplete dense autoencoder: 784 -> 32 -> 784",
+            "G. E. Hinton, R. R. Salakhutdinov. Reducing the dimensionality of data with neural "
+            "networks. Science 313(5786):504-507, 2006",
+            HyperParameter(
+                "code_size", 32, "units of the code (hidden) layer", type=int, minimum=1, maximum=65536
+            ),
+            ACTIVATION,
+        )
+    )
+    register(
+        _autoencoder(
+            "sparse-ae",
+            "build_sparse_ae",
+            "sparse autoencoder: overcomplete 1024-unit sigmoid code kept sparse (KL or L1)",
+            "A. Ng. Sparse autoencoder. CS294A lecture notes, Stanford University, 2011",
+            HyperParameter("hidden", 1024, "units of the hidden layer", type=int, minimum=1, maximum=65536),
+            HyperParameter(
+                "penalty",
+                "kl",
+                "kl: KL divergence to rho; l1: L1 on activations",
+                type=str,
+                choices=("kl", "l1"),
+            ),
+            HyperParameter(
+                "rho", 0.05, "target mean activation (kl)", type=float, minimum=1e-4, maximum=0.9999
+            ),
+            HyperParameter(
+                "weight", 0.1, "weight of the penalty in the loss", type=float, minimum=0.0, maximum=1e4
+            ),
+        )
+    )
+    register(
+        _autoencoder(
+            "denoising-ae",
+            "build_denoising_ae",
+            "denoising autoencoder: corrupted input (training only), clean target; 784-256-64",
+            VINCENT_2008,
+            HyperParameter("code_size", 64, "units of the code layer", type=int, minimum=1, maximum=65536),
+            HyperParameter(
+                "noise",
+                "gaussian",
+                "gaussian (clipped to [0, 1]) or masking",
+                type=str,
+                choices=("gaussian", "masking"),
+            ),
+            HyperParameter(
+                "amount", 0.5, "Gaussian sigma, or the masked fraction", type=float, minimum=0.0, maximum=1.0
+            ),
+            ACTIVATION,
+        )
+    )
+    register(
+        _autoencoder(
+            "stacked-ae",
+            "build_stacked_ae",
+            "stacked (deep) autoencoder: 784-256-64 and the mirrored decoder",
+            "P. Vincent, H. Larochelle, I. Lajoie, Y. Bengio, P.-A. Manzagol. Stacked denoising "
+            "autoencoders. JMLR 11:3371-3408, 2010",
+            HyperParameter("units", "256,64", "encoder layer widths, the last is the code", type=str),
+            ACTIVATION,
         )
     )
