@@ -9,22 +9,16 @@ import pytest
 from tests import fake_plugins
 from tests.conftest import invoke, make_registry
 
-BUILTIN_ARCHITECTURES = "conv-ae, denoising-ae, dense-ae, lenet5, sparse-ae, stacked-ae"
+BUILTIN_ARCHITECTURES = "cnn-small, conv-ae, denoising-ae, dense-ae, lenet5, sparse-ae, stacked-ae"
 
 
 def test_list_json_has_the_documented_fields(registry):
     result = invoke(registry, "list", "--json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert [r["name"] for r in rows] == [
-        "conv-ae",
-        "denoising-ae",
-        "dense-ae",
-        "lenet5",
-        "sparse-ae",
-        "stacked-ae",
-    ]
-    assert rows[3] == {
+    assert [r["name"] for r in rows] == sorted(registry.architectures)
+    assert "lenet5" in registry.architectures
+    assert rows[4] == {
         "name": "lenet5",
         "family": "classifier",
         "task": "classification",
@@ -52,7 +46,7 @@ def test_list_filters_by_pattern_and_family(registry, args, names):
 def test_list_table_for_people(registry):
     lines = invoke(registry, "list").stdout.splitlines()
     assert lines[0].split() == ["NAME", "FAMILY", "PARTS", "INPUT", "PLUGIN", "SUMMARY"]
-    assert lines[4].split()[:5] == ["lenet5", "classifier", "features,head", "32x32x1", "lenet"]
+    assert lines[5].split()[:5] == ["lenet5", "classifier", "features,head", "32x32x1", "lenet"]
 
 
 def test_info_json(registry):
@@ -87,8 +81,8 @@ def test_info_for_people(registry):
 def test_plugins_json_shows_builtins_only_with_all(registry):
     assert json.loads(invoke(registry, "plugins", "--json").stdout) == []
     rows = json.loads(invoke(registry, "plugins", "--all", "--json").stdout)
-    assert [r["name"] for r in rows] == ["autoencoders", "datasets", "lenet", "onnx"]
-    lenet = rows[2]
+    assert [r["name"] for r in rows] == ["autoencoders", "cnn", "datasets", "lenet", "onnx"]
+    lenet = rows[3]
     assert set(lenet) == {
         "name",
         "distribution",
@@ -148,7 +142,7 @@ def test_a_failed_builtin_plugin_is_shown_without_all():
         ),
         (
             ["train", "lenet5", "--dataset", "cifar"],
-            "zoo: error: Unknown dataset 'cifar'. Available: mnist, mnist-sample, synthetic",
+            "zoo: error: Unknown dataset 'cifar'. Available: cifar10, mnist, mnist-sample, synthetic",
         ),
         (
             ["train", "lenet5", "-p", "activation=gelu"],

@@ -46,6 +46,15 @@ def test_builds_from_defaults_and_parts_compose_to_the_full_model(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_the_declared_parameter_count_is_the_built_models(name):
+    spec = REGISTRY.architecture(name)
+    if spec.parameters is None:
+        pytest.skip(f"{name} declares no parameter count")
+    model = models.build(spec)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == spec.parameters
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_one_training_step_lowers_the_loss(name):
     import keras
 

@@ -84,3 +84,28 @@ def test_mnist_is_read_from_the_data_directory(registry, mnist_path):
     arrays = data.load(registry.dataset("mnist"), registry.architecture("lenet5"), mnist_path)
     assert arrays.x_train.shape == (60000, 32, 32, 1) and arrays.x_test.shape == (10000, 32, 32, 1)
     assert np.bincount(arrays.y_test).tolist()[:3] == [980, 1135, 1032]
+
+
+def test_cifar10_is_read_from_the_distributed_batches(registry, tmp_path):
+    import pickle
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 9]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    arrays = data.load(registry.dataset("cifar10"), registry.architecture("cnn-small"), tmp_path)
+    assert arrays.x_train.shape == (20, 32, 32, 3) and arrays.x_test.shape == (4, 32, 32, 3)
+    assert arrays.y_test.tolist() == [0, 1, 2, 9]
+    first = pickle.loads((folder / "test_batch").read_bytes())[b"data"][0]
+    assert arrays.x_test[0, 0, 1, 2] == np.float32(first[2 * 1024 + 1] / 255.0)  # channel-planar -> HWC
+
+
+def test_mnist_fits_the_colour_cnn_by_padding_and_repeating(registry):
+    arrays = data.load(registry.dataset("mnist-sample"), registry.architecture("cnn-small"))
+    assert arrays.x_train.shape[1:] == (32, 32, 3)
+    assert arrays.notes == [
+        "repeated the grey channel to RGB",
+        "zero-padded 28x28 to 32x32 (rows 2+2, columns 2+2)",
+    ]

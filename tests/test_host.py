@@ -15,6 +15,7 @@ from zoo.host import PluginHost, PluginRecord, load_registry
 
 def test_builtins_register_their_specs(registry):
     assert sorted(registry.architectures) == [
+        "cnn-small",
         "conv-ae",
         "denoising-ae",
         "dense-ae",
@@ -22,7 +23,7 @@ def test_builtins_register_their_specs(registry):
         "sparse-ae",
         "stacked-ae",
     ]
-    assert sorted(registry.datasets) == ["mnist", "mnist-sample", "synthetic"]
+    assert sorted(registry.datasets) == ["cifar10", "mnist", "mnist-sample", "synthetic"]
     assert sorted(registry.exporters) == ["onnx"]
     assert registry.architecture("lenet5").plugin == "lenet"
     assert all(p.error is None for p in registry.plugins)
@@ -138,7 +139,7 @@ def test_a_name_in_zoo_load_plugins_that_matches_nothing_is_warned_about(fake_en
     assert sorted(reg.architectures) == ["lenet5"]
     assert warnings == [
         "ZOO_LOAD_PLUGINS names 'lenett', which no installed plugin is called "
-        "(installed: autoencoders, datasets, ghost, lenet, onnx)"
+        "(installed: autoencoders, cnn, datasets, ghost, lenet, onnx)"
     ]
 
 

@@ -37,8 +37,8 @@ def test_unknown_names_list_what_exists(registry):
     with pytest.raises(UnknownArchitecture) as info:
         registry.architecture("lenet")
     assert str(info.value) == (
-        "Unknown architecture 'lenet'. Available: conv-ae, denoising-ae, dense-ae, lenet5, sparse-ae, "
-        "stacked-ae"
+        "Unknown architecture 'lenet'. Available: cnn-small, conv-ae, denoising-ae, dense-ae, lenet5, "
+        "sparse-ae, stacked-ae"
     )
 
 

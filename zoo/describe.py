@@ -38,6 +38,7 @@ def architecture_info(registry: Registry, name: str) -> dict[str, Any]:
     return {
         **architecture_row(spec),
         "builder": spec.builder,
+        "parameters": spec.parameters,
         "default_dataset": spec.default_dataset,
         "hyperparameters": [
             {
@@ -72,6 +73,9 @@ def format_info(info: dict[str, Any]) -> str:
         f"  family:          {info['family']} ({info['task']})",
         f"  parts:           {' -> '.join(info['parts'])}",
         f"  input shape:     {shape} (height x width x channels)",
+        f"  parameters:      {info['parameters']:,} trainable (default hyper-parameters)"
+        if info["parameters"]
+        else "  parameters:      (not declared)",
         f"  plugin:          {info['plugin']} ({info['builder']})",
         f"  default dataset: {info['default_dataset']}",
         "  training:        " + ", ".join(f"{k} {v}" for k, v in info["training"].items()),

@@ -79,7 +79,9 @@ class ArchitectureSpec:
     ``task`` decides the targets: ``classification`` (labels) or ``reconstruction`` (the
     input itself). ``loss`` names a Keras loss; empty means the task's default (sparse
     categorical cross-entropy for classification, binary cross-entropy for reconstruction of
-    images in [0, 1]).
+    images in [0, 1]). ``parameters`` is the trainable parameter count with the default
+    hyper-parameters, shown by ``zoo info`` without building the model (a contract test checks
+    it against the built model).
     """
 
     name: str
@@ -96,6 +98,7 @@ class ArchitectureSpec:
     batch_size: int = 64
     learning_rate: float = 1e-3
     loss: str = ""
+    parameters: int | None = None
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

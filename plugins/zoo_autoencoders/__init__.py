@@ -73,6 +73,7 @@ def zoo_register_architectures(register):
             ),
             epochs=5,
             batch_size=128,
+            parameters=83_457,
         )
     )
     register(
@@ -86,6 +87,7 @@ def zoo_register_architectures(register):
                 "code_size", 32, "units of the code (hidden) layer", type=int, minimum=1, maximum=65536
             ),
             ACTIVATION,
+            parameters=50_992,
         )
     )
     register(
@@ -108,6 +110,7 @@ def zoo_register_architectures(register):
             HyperParameter(
                 "weight", 0.1, "weight of the penalty in the loss", type=float, minimum=0.0, maximum=1e4
             ),
+            parameters=1_607_440,
         )
     )
     register(
@@ -128,6 +131,7 @@ def zoo_register_architectures(register):
                 "amount", 0.5, "Gaussian sigma, or the masked fraction", type=float, minimum=0.0, maximum=1.0
             ),
             ACTIVATION,
+            parameters=435_536,
         )
     )
     register(
@@ -139,5 +143,6 @@ def zoo_register_architectures(register):
             "autoencoders. JMLR 11:3371-3408, 2010",
             HyperParameter("units", "256,64", "encoder layer widths, the last is the code", type=str),
             ACTIVATION,
+            parameters=435_536,
         )
     )

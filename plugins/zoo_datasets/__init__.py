@@ -6,6 +6,18 @@ from zoo import hookimpl
 from zoo.specs import DatasetSpec
 
 DIGITS = tuple(str(d) for d in range(10))
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 
 @hookimpl
@@ -30,6 +42,17 @@ def zoo_register_datasets(register):
             num_classes=10,
             class_names=DIGITS,
             source="embedded (zoo_datasets/mnist_sample.npz); works offline",
+        )
+    )
+    register(
+        DatasetSpec(
+            name="cifar10",
+            loader="zoo_datasets.loaders:load_cifar10",
+            summary="CIFAR-10 colour images, 50,000 train and 10,000 test, 32x32x3, 10 classes",
+            image_shape=(32, 32, 3),
+            num_classes=10,
+            class_names=CIFAR10_CLASSES,
+            source="cifar10.npz or cifar-10-batches-py/ in the data directory, else Keras' download",
         )
     )
     register(

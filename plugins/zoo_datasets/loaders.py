@@ -38,6 +38,45 @@ def load_mnist(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray, .
     return x_train, y_train, x_test, y_test
 
 
+def _read_cifar_batches(folder: Path) -> tuple[np.ndarray, ...]:
+    """The python-pickle batches CIFAR-10 is distributed as (what Keras' download unpacks)."""
+    import pickle
+
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
+        with open(folder / name, "rb") as fh:
+            data = pickle.load(fh, encoding="bytes")  # the official distribution's format
+        images = np.asarray(data[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return images, np.asarray(data[b"labels"], np.int64)
+
+    train = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = batch("test_batch")
+    return np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test
+
+
+def load_cifar10(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray, ...]:
+    """CIFAR-10 from ``data_dir/cifar10.npz`` (Keras' array layout) or the extracted
+    ``data_dir/cifar-10-batches-py/``, else Keras' own download."""
+    if data_dir is not None and (data_dir / "cifar10.npz").is_file():
+        return _read_npz(data_dir / "cifar10.npz")
+    if data_dir is not None and (data_dir / "cifar-10-batches-py" / "test_batch").is_file():
+        return _read_cifar_batches(data_dir / "cifar-10-batches-py")
+    where = (
+        f"{str(data_dir)!r} has neither cifar10.npz nor cifar-10-batches-py/"
+        if data_dir
+        else ("no data directory was given")
+    )
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+    except Exception as exc:
+        raise DatasetUnavailable(
+            f"CIFAR-10 is not available: {where}, and Keras' download failed ({type(exc).__name__}). "
+            f"Put cifar10.npz in a folder and pass --data-dir or set ZOO_DATA_DIR"
+        ) from exc
+    return x_train, y_train, x_test, y_test
+
+
 def load_mnist_sample(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray, ...]:
     """The MNIST subset shipped in this package (see tools/make_mnist_sample.py)."""
     return _read_npz(SAMPLE_FILE)

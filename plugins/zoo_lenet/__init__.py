@@ -41,5 +41,6 @@ def zoo_register_architectures(register):
             ),
             epochs=5,
             batch_size=32,
+            parameters=61_706,
         )
     )

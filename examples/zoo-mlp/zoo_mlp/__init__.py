@@ -25,5 +25,6 @@ def zoo_register_architectures(register):
             "by back-propagating errors. Nature 323:533-536, 1986",
             epochs=3,
             batch_size=64,
+            parameters=101_770,
         )
     )
