@@ -1,0 +1,144 @@
+"""Quality on the real MNIST: train each built-in architecture and measure what the lecture
+promises of it. Prints a Markdown table; writes results/quality.json and a PNG per autoencoder
+(originals above reconstructions) into results/.
+
+    ZOO_DATA_DIR=../shared/datasets python benchmarks/quality.py [--only lenet5,dense-ae] [--epochs-scale 1]
+
+Targets (issue 3): lenet5 test error <= 1.0%; dense-ae (code 32) test MSE <= 0.012; conv-ae
+<= 0.005; denoising-ae (Gaussian sigma 0.5, clipped) output PSNR >= noisy PSNR + 8 dB;
+sparse-ae mean hidden activation within 20% of rho.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from zoo import data  # noqa: E402
+from zoo.atomic import write_json  # noqa: E402
+from zoo.bench import machine  # noqa: E402
+from zoo.host import load_registry  # noqa: E402
+from zoo.runs import Run  # noqa: E402
+from zoo.train import TrainRequest, train  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+EPOCHS = {"lenet5": 12, "dense-ae": 20, "conv-ae": 12, "stacked-ae": 20, "denoising-ae": 20, "sparse-ae": 15}
+SIGMA = 0.5
+
+
+def psnr(clean: np.ndarray, other: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB for images in [0, 1]."""
+    mse = float(np.mean((clean.astype(np.float64) - other.astype(np.float64)) ** 2))
+    return 10 * np.log10(1.0 / mse)
+
+
+def grid_png(rows: list[np.ndarray], labels: list[str], path: Path) -> None:
+    """Rows of 10 images each, one row per array, labelled on the left."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 10, figsize=(10, 1.1 * len(rows)))
+    for r, (images, label) in enumerate(zip(rows, labels, strict=True)):
+        for c in range(10):
+            ax = axes[r, c]
+            ax.imshow(images[c, ..., 0], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def measure(registry, name: str, run_path: Path, x_test: np.ndarray) -> dict:
+    """The architecture-specific figures, on the whole test set."""
+    run = Run.open(run_path)
+    model = run.load_model()
+    metrics = run.metrics
+    out: dict = {}
+    if name == "lenet5":
+        out["test_error_%"] = round(100 * (1 - metrics["test_accuracy"]), 2)
+        return out
+    recon = np.asarray(model.predict(x_test, batch_size=512, verbose=0))
+    out["test_mse"] = round(float(np.mean((recon - x_test) ** 2)), 5)
+    rows, labels = [x_test[:10], recon[:10]], ["original", "reconstruction"]
+    if name == "denoising-ae":
+        rng = np.random.default_rng(0)
+        noisy = np.clip(x_test + rng.normal(0, SIGMA, x_test.shape), 0, 1).astype(np.float32)
+        denoised = np.asarray(model.predict(noisy, batch_size=512, verbose=0))
+        out["psnr_noisy_db"] = round(psnr(x_test, noisy), 2)
+        out["psnr_output_db"] = round(psnr(x_test, denoised), 2)
+        out["psnr_gain_db"] = round(out["psnr_output_db"] - out["psnr_noisy_db"], 2)
+        rows, labels = [x_test[:10], noisy[:10], denoised[:10]], ["clean", f"noisy s={SIGMA}", "denoised"]
+    if name == "sparse-ae":
+        hidden = np.asarray(model.get_layer("encoder").predict(x_test, batch_size=512, verbose=0))
+        rho = run.config["hyperparameters"]["rho"]
+        out["mean_hidden_activation"] = round(float(hidden.mean()), 4)
+        out["rho"] = rho
+        out["within_20%_of_rho"] = bool(abs(hidden.mean() - rho) <= 0.2 * rho)
+    png = RESULTS / f"{name}-reconstructions.png"
+    grid_png(rows, labels, png)
+    out["png"] = str(png.relative_to(ROOT))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", default=",".join(EPOCHS))
+    parser.add_argument(
+        "--epochs-scale", type=float, default=1.0, help="multiply every epoch count (quick runs)"
+    )
+    parser.add_argument("--out", default=None)
+    options = parser.parse_args()
+    registry = load_registry()
+    out = Path(options.out or tempfile.mkdtemp(prefix="zoo-quality-"))
+    RESULTS.mkdir(exist_ok=True)
+    report_path = RESULTS / "quality.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    report["machine"] = machine()
+    x_test = None
+    for name in options.only.split(","):
+        spec = registry.architecture(name)
+        epochs = max(1, round(EPOCHS[name] * options.epochs_scale))
+        started = time.perf_counter()
+        run = train(
+            registry, TrainRequest(architecture=name, dataset="mnist", epochs=epochs, out=out), verbose=2
+        )
+        wall = time.perf_counter() - started
+        if x_test is None or x_test.shape[1:] != spec.input_shape:
+            x_test = data.load(registry.dataset("mnist"), spec, data.data_dir()).x_test
+        row = {
+            "epochs": epochs,
+            "batch_size": spec.batch_size,
+            "wall_s": round(wall, 1),
+            "train_s": Run.open(run).metrics["train_seconds"],
+            **measure(registry, name, run, x_test),
+        }
+        report.setdefault("architectures", {})[name] = row
+        write_json(report_path, report)
+        print(name, json.dumps(row), flush=True)
+    print(f"\nmachine: {report['machine']['cpu']}, {report['machine']['cores']} cores; full MNIST\n")
+    print("| architecture | epochs | wall time (s) | result |")
+    print("| --- | --- | --- | --- |")
+    for name, row in report["architectures"].items():
+        result = {
+            k: v for k, v in row.items() if k not in ("epochs", "batch_size", "wall_s", "train_s", "png")
+        }
+        print(f"| {name} | {row['epochs']} | {row['wall_s']} | {json.dumps(result)} |")
+
+
+if __name__ == "__main__":
+    main()
