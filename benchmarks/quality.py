@@ -6,7 +6,7 @@ promises of it. Prints a Markdown table; writes results/quality.json and a PNG p
 
 Targets (issue 3): lenet5 test error <= 1.0%; dense-ae (code 32) test MSE <= 0.012; conv-ae
 <= 0.005; denoising-ae (Gaussian sigma 0.5, clipped) output PSNR >= noisy PSNR + 8 dB;
-sparse-ae mean hidden activation within 20% of rho.
+sparse-ae mean hidden activation within 20% of rho; fcn mean IoU over the 11 classes >= 0.75.
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from zoo.runs import Run  # noqa: E402
 from zoo.train import TrainRequest, train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-EPOCHS = {"lenet5": 12, "dense-ae": 20, "conv-ae": 12, "stacked-ae": 20, "denoising-ae": 20, "sparse-ae": 15}
+EPOCHS = {
+    "lenet5": 12,
+    "dense-ae": 20,
+    "conv-ae": 12,
+    "stacked-ae": 20,
+    "denoising-ae": 20,
+    "sparse-ae": 15,
+    "fcn": 5,
+}
 SIGMA = 0.5
 
 
@@ -41,7 +49,19 @@ def psnr(clean: np.ndarray, other: np.ndarray) -> float:
     return 10 * np.log10(1.0 / mse)
 
 
-def grid_png(rows: list[np.ndarray], labels: list[str], path: Path) -> None:
+def mean_iou(truth: np.ndarray, predicted: np.ndarray, classes: int) -> tuple[float, list[float]]:
+    """Intersection over union per class (classes present in either), and their mean."""
+    ious = []
+    for c in range(classes):
+        t, p = truth == c, predicted == c
+        union = np.logical_or(t, p).sum()
+        ious.append(float(np.logical_and(t, p).sum() / union) if union else float("nan"))
+    return float(np.nanmean(ious)), ious
+
+
+def grid_png(
+    rows: list[np.ndarray], labels: list[str], path: Path, cmap: str = "gray", vmax: float = 1
+) -> None:
     """Rows of 10 images each, one row per array, labelled on the left."""
     import matplotlib
 
@@ -52,7 +72,7 @@ def grid_png(rows: list[np.ndarray], labels: list[str], path: Path) -> None:
     for r, (images, label) in enumerate(zip(rows, labels, strict=True)):
         for c in range(10):
             ax = axes[r, c]
-            ax.imshow(images[c, ..., 0], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(images[c, ..., 0], cmap=cmap if r else "gray", vmin=0, vmax=vmax if r else 1)
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
@@ -61,7 +81,7 @@ def grid_png(rows: list[np.ndarray], labels: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def measure(registry, name: str, run_path: Path, x_test: np.ndarray) -> dict:
+def measure(registry, name: str, run_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     """The architecture-specific figures, on the whole test set."""
     run = Run.open(run_path)
     model = run.load_model()
@@ -69,6 +89,24 @@ def measure(registry, name: str, run_path: Path, x_test: np.ndarray) -> dict:
     out: dict = {}
     if name == "lenet5":
         out["test_error_%"] = round(100 * (1 - metrics["test_accuracy"]), 2)
+        return out
+    if name == "fcn":
+        masks = data.segmentation_masks(x_test, y_test)
+        probabilities = np.asarray(model.predict(x_test, batch_size=256, verbose=0))
+        predicted = probabilities.argmax(axis=-1)
+        out["mean_iou_11_classes"], ious = mean_iou(masks, predicted, probabilities.shape[-1])
+        out["mean_iou_11_classes"] = round(out["mean_iou_11_classes"], 4)
+        out["iou_background"] = round(ious[0], 4)
+        out["pixel_accuracy"] = round(float(np.mean(masks == predicted)), 4)
+        png = RESULTS / "fcn-segmentations.png"
+        grid_png(
+            [x_test[:10], masks[:10, ..., None], predicted[:10, ..., None]],
+            ["image", "true classes", "predicted"],
+            png,
+            cmap="tab20",
+            vmax=19,
+        )
+        out["png"] = str(png.relative_to(ROOT))
         return out
     recon = np.asarray(model.predict(x_test, batch_size=512, verbose=0))
     out["test_mse"] = round(float(np.mean((recon - x_test) ** 2)), 5)
@@ -109,7 +147,7 @@ def main() -> None:
     report_path = RESULTS / "quality.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     report["machine"] = machine()
-    x_test = None
+    x_test = y_test = None
     for name in options.only.split(","):
         spec = registry.architecture(name)
         epochs = max(1, round(EPOCHS[name] * options.epochs_scale))
@@ -119,13 +157,14 @@ def main() -> None:
         )
         wall = time.perf_counter() - started
         if x_test is None or x_test.shape[1:] != spec.input_shape:
-            x_test = data.load(registry.dataset("mnist"), spec, data.data_dir()).x_test
+            arrays = data.load(registry.dataset("mnist"), spec, data.data_dir())
+            x_test, y_test = arrays.x_test, arrays.y_test
         row = {
             "epochs": epochs,
             "batch_size": spec.batch_size,
             "wall_s": round(wall, 1),
             "train_s": Run.open(run).metrics["train_seconds"],
-            **measure(registry, name, run, x_test),
+            **measure(registry, name, run, x_test, y_test),
         }
         report.setdefault("architectures", {})[name] = row
         write_json(report_path, report)

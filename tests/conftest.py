@@ -17,6 +17,18 @@ from zoo.host import PluginHost, PluginRecord
 from zoo.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
+# What the built-in plugins register; a test checks the registry against these lists.
+BUILTIN_ARCHITECTURES = [
+    "cnn-small",
+    "conv-ae",
+    "denoising-ae",
+    "dense-ae",
+    "fcn",
+    "lenet5",
+    "sparse-ae",
+    "stacked-ae",
+]
+BUILTIN_DATASETS = ["cifar10", "mnist", "mnist-sample", "synthetic"]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
 

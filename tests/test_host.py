@@ -8,22 +8,14 @@ from importlib import metadata
 import pytest
 
 from tests import fake_plugins
-from tests.conftest import builtin_entry_points, make_registry
+from tests.conftest import BUILTIN_ARCHITECTURES, BUILTIN_DATASETS, builtin_entry_points, make_registry
 from zoo.errors import DuplicateName
 from zoo.host import PluginHost, PluginRecord, load_registry
 
 
 def test_builtins_register_their_specs(registry):
-    assert sorted(registry.architectures) == [
-        "cnn-small",
-        "conv-ae",
-        "denoising-ae",
-        "dense-ae",
-        "lenet5",
-        "sparse-ae",
-        "stacked-ae",
-    ]
-    assert sorted(registry.datasets) == ["cifar10", "mnist", "mnist-sample", "synthetic"]
+    assert sorted(registry.architectures) == BUILTIN_ARCHITECTURES
+    assert sorted(registry.datasets) == BUILTIN_DATASETS
     assert sorted(registry.exporters) == ["onnx"]
     assert registry.architecture("lenet5").plugin == "lenet"
     assert all(p.error is None for p in registry.plugins)
@@ -139,7 +131,7 @@ def test_a_name_in_zoo_load_plugins_that_matches_nothing_is_warned_about(fake_en
     assert sorted(reg.architectures) == ["lenet5"]
     assert warnings == [
         "ZOO_LOAD_PLUGINS names 'lenett', which no installed plugin is called "
-        "(installed: autoencoders, cnn, datasets, ghost, lenet, onnx)"
+        "(installed: autoencoders, cnn, datasets, fcn, ghost, lenet, onnx)"
     ]
 
 

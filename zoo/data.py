@@ -108,6 +108,13 @@ def fit_to_input(
     return x, notes
 
 
+def segmentation_masks(x: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Per-pixel classes derived from images and their labels: 0 where the (mean over
+    channels) intensity is at most ``threshold``, else the image's label + 1. (N, H, W) int64."""
+    foreground = x.mean(axis=-1) > threshold
+    return np.where(foreground, labels.reshape(-1, 1, 1) + 1, 0).astype(np.int64)
+
+
 def load(
     dataset: DatasetSpec,
     arch: ArchitectureSpec,

@@ -54,6 +54,7 @@ def architecture_info(registry: Registry, name: str) -> dict[str, Any]:
             "epochs": spec.epochs,
             "batch_size": spec.batch_size,
             "learning_rate": spec.learning_rate,
+            "lr_schedule": spec.lr_schedule,
             "optimizer": "adam",
             "loss": spec.training_loss,
         },

@@ -13,12 +13,17 @@ from typing import Any
 from zoo.errors import InvalidSpec
 
 FAMILIES = ("autoencoder", "classifier", "segmentation", "generative", "other")
-TASKS = ("classification", "reconstruction")
+# epoch-decay: the learning rate is multiplied by EPOCH_DECAY after every epoch (as LeCun et al.
+# lowered theirs pass by pass), so the first epoch is trained as with a constant rate.
+LR_SCHEDULES = ("constant", "epoch-decay")
+EPOCH_DECAY = 0.8
+TASKS = ("classification", "reconstruction", "segmentation")
 DEFAULT_LOSS = {
     "classification": "sparse_categorical_crossentropy",
     # With mean squared error, a sigmoid decoder on MNIST (mostly zeros) collapsed to all-zero
     # output within an epoch (conv-ae: test MSE 0.114); cross-entropy keeps learning.
     "reconstruction": "binary_crossentropy",
+    "segmentation": "sparse_categorical_crossentropy",
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -76,12 +81,13 @@ class ArchitectureSpec:
     The builder is called as ``build(input_shape=..., **hyperparameters)`` and returns the full
     Keras model; each name in ``parts`` is a sub-model layer of it (``model.get_layer(part)``)
     sharing its weights, and the parts applied in order equal the full model.
-    ``task`` decides the targets: ``classification`` (labels) or ``reconstruction`` (the
-    input itself). ``loss`` names a Keras loss; empty means the task's default (sparse
-    categorical cross-entropy for classification, binary cross-entropy for reconstruction of
-    images in [0, 1]). ``parameters`` is the trainable parameter count with the default
-    hyper-parameters, shown by ``zoo info`` without building the model (a contract test checks
-    it against the built model).
+    ``task`` decides the targets: ``classification`` (labels), ``reconstruction`` (the
+    input itself) or ``segmentation`` (a class per pixel: 0 for background, label + 1 where
+    the image is brighter than 0.5; see ``zoo.data.segmentation_masks``). ``loss`` names a
+    Keras loss; empty means the task's default (``DEFAULT_LOSS``). ``lr_schedule`` is
+    ``constant`` or ``epoch-decay`` (Adam's rate times ``EPOCH_DECAY`` after each epoch).
+    ``parameters`` is the trainable parameter count with the default hyper-parameters, shown by
+    ``zoo info`` without building the model (a contract test checks it against the model).
     """
 
     name: str
@@ -97,6 +103,7 @@ class ArchitectureSpec:
     epochs: int = 5
     batch_size: int = 64
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     loss: str = ""
     parameters: int | None = None
     plugin: str = field(default="", compare=False)
@@ -121,6 +128,11 @@ class ArchitectureSpec:
             raise InvalidSpec(
                 f"architecture {self.name!r}: input_shape must be (height, width, channels), "
                 f"each positive or None, got {self.input_shape!r}"
+            )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InvalidSpec(
+                f"architecture {self.name!r}: lr_schedule {self.lr_schedule!r} is not one of "
+                f"{', '.join(LR_SCHEDULES)}"
             )
         names = [h.name for h in self.hyperparameters]
         if len(set(names)) != len(names):

@@ -16,7 +16,7 @@ from zoo.errors import OutputExists, ShapeMismatch
 from zoo.hparams import validate
 from zoo.keras_env import import_keras
 from zoo.registry import Registry
-from zoo.specs import ArchitectureSpec
+from zoo.specs import EPOCH_DECAY, ArchitectureSpec
 
 SAMPLE_COUNT = 64
 VALIDATION_SPLIT = 0.1
@@ -37,28 +37,49 @@ class TrainRequest:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
 
 
-METRICS = {"classification": ["accuracy"], "reconstruction": ["mse", "mae"]}
-
-
-def compile_model(model: Any, spec: ArchitectureSpec, learning_rate: float) -> None:
-    """Adam, the architecture's loss (or its task's default) and the task's metrics."""
+def _metrics(spec: ArchitectureSpec, model: Any) -> list[Any]:
     keras = import_keras()
+    if spec.task == "classification":
+        return ["accuracy"]
+    if spec.task == "segmentation":
+        classes = int(model.output.shape[-1])
+        return ["accuracy", keras.metrics.MeanIoU(classes, sparse_y_pred=False, name="mean_iou")]
+    return ["mse", "mae"]
+
+
+def compile_model(model: Any, spec: ArchitectureSpec, learning_rate: float, steps_per_epoch: int = 0) -> None:
+    """Adam with the architecture's schedule, its loss (or its task's default), its task's metrics.
+
+    ``steps_per_epoch`` (batches per epoch) is what an epoch-decay schedule steps by.
+    """
+    keras = import_keras()
+    rate: Any = learning_rate
+    if spec.lr_schedule == "epoch-decay" and steps_per_epoch > 0:
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            learning_rate, decay_steps=steps_per_epoch, decay_rate=EPOCH_DECAY, staircase=True
+        )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss=spec.training_loss,
-        metrics=METRICS[spec.task],
+        metrics=_metrics(spec, model),
     )
 
 
 def targets(spec: ArchitectureSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return y if spec.task == "classification" else x
+    """What the model learns to output: labels, the input itself, or per-pixel classes."""
+    if spec.task == "classification":
+        return y
+    if spec.task == "segmentation":
+        return data.segmentation_masks(x, y)
+    return x
 
 
 def _check_labels(spec: ArchitectureSpec, model: Any, arrays: data.Arrays, dataset: str) -> None:
-    if spec.task != "classification":
+    if spec.task == "reconstruction":
         return
     classes = int(model.output.shape[-1])
     top = int(max(arrays.y_train.max(initial=0), arrays.y_test.max(initial=0)))
+    top += spec.task == "segmentation"  # class 0 is the background
     if top >= classes:
         raise ShapeMismatch(
             f"Dataset {dataset!r} has labels up to {top} but {spec.name!r} has {classes} outputs"
@@ -104,7 +125,8 @@ def train(
     keras.utils.set_random_seed(request.seed)
     model = models.build(spec, params)
     _check_labels(spec, model, arrays, dataset.name)
-    compile_model(model, spec, learning_rate)
+    trained_on = int(len(arrays.x_train) * (1 - VALIDATION_SPLIT))
+    compile_model(model, spec, learning_rate, steps_per_epoch=-(-trained_on // batch_size))
 
     started = time.perf_counter()
     history = model.fit(
@@ -123,7 +145,6 @@ def train(
         verbose=0,
         return_dict=True,
     )
-    trained_on = int(len(arrays.x_train) * (1 - VALIDATION_SPLIT))
     metrics = {f"test_{name}": float(value) for name, value in evaluated.items()}
     metrics.update(
         train_seconds=round(train_seconds, 3),
@@ -148,6 +169,7 @@ def train(
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
+        "lr_schedule": spec.lr_schedule,
         "optimizer": "adam",
         "loss": spec.training_loss,
         "validation_split": VALIDATION_SPLIT,

@@ -41,6 +41,7 @@ def zoo_register_architectures(register):
             ),
             epochs=5,
             batch_size=32,
+            lr_schedule="epoch-decay",
             parameters=61_706,
         )
     )
