@@ -6,7 +6,8 @@ promises of it. Prints a Markdown table; writes results/quality.json and a PNG p
 
 Targets (issue 3): lenet5 test error <= 1.0%; dense-ae (code 32) test MSE <= 0.012; conv-ae
 <= 0.005; denoising-ae (Gaussian sigma 0.5, clipped) output PSNR >= noisy PSNR + 8 dB;
-sparse-ae mean hidden activation within 20% of rho; fcn mean IoU over the 11 classes >= 0.75.
+sparse-ae mean hidden activation within 20% of rho; fcn mean IoU over the 11 classes >= 0.75;
+vae reconstruction and KL terms reported, with a grid of samples from the prior.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ EPOCHS = {
     "denoising-ae": 20,
     "sparse-ae": 15,
     "fcn": 5,
+    "vae": 30,
+    "stacked-ae+pretrain": 20,
 }
+# Rows that train an architecture with other hyper-parameters: row name -> (architecture, them).
+VARIANTS = {"stacked-ae+pretrain": ("stacked-ae", {"pretrain_epochs": 5})}
 SIGMA = 0.5
 
 
@@ -81,8 +86,55 @@ def grid_png(
     plt.close(fig)
 
 
-def measure(registry, name: str, run_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
-    """The architecture-specific figures, on the whole test set."""
+def prior_samples_png(decoder, latent_dim: int, path: Path, side: int = 10, seed: int = 0) -> None:
+    """A side x side grid of images the decoder makes of z ~ N(0, I)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    z = np.random.default_rng(seed).standard_normal((side * side, latent_dim)).astype(np.float32)
+    images = np.asarray(decoder.predict(z, verbose=0))[..., 0]
+    h, w = images.shape[1:]
+    canvas = images.reshape(side, side, h, w).transpose(0, 2, 1, 3).reshape(side * h, side * w)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    ax.set_axis_off()
+    ax.set_title(f"vae: decoder(z), z ~ N(0, I), {latent_dim} dimensions", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def vae_terms(model, x: np.ndarray) -> dict:
+    """Per test image, in nats: reconstruction (binary cross-entropy summed over the pixels,
+    decoding the mean), KL(q(z|x) || N(0, I)), and their sum, the negative ELBO's estimate."""
+    mean, log_var = (
+        np.asarray(t, dtype=np.float64) for t in model.get_layer("encoder").predict(x, verbose=0)
+    )
+    recon = np.asarray(
+        model.get_layer("decoder").predict(mean.astype(np.float32), verbose=0), dtype=np.float64
+    )
+    p = np.clip(recon, 1e-7, 1 - 1e-7)
+    bce = -(x * np.log(p) + (1 - x) * np.log(1 - p)).reshape(len(x), -1).sum(axis=1)
+    kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=1)
+    active = int(np.sum(np.mean(kl_per_dim(mean, log_var), axis=0) > 0.01))
+    return {
+        "reconstruction_nats": round(float(bce.mean()), 2),
+        "kl_nats": round(float(kl.mean()), 2),
+        "negative_elbo_nats": round(float((bce + kl).mean()), 2),
+        "active_latent_dims": active,
+    }
+
+
+def kl_per_dim(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
+    return -0.5 * (1 + log_var - mean**2 - np.exp(log_var))
+
+
+def measure(
+    registry, name: str, run_path: Path, x_test: np.ndarray, y_test: np.ndarray, label: str = ""
+) -> dict:
+    """The architecture-specific figures, on the whole test set; ``label`` names the PNG."""
     run = Run.open(run_path)
     model = run.load_model()
     metrics = run.metrics
@@ -125,7 +177,12 @@ def measure(registry, name: str, run_path: Path, x_test: np.ndarray, y_test: np.
         out["mean_hidden_activation"] = round(float(hidden.mean()), 4)
         out["rho"] = rho
         out["within_20%_of_rho"] = bool(abs(hidden.mean() - rho) <= 0.2 * rho)
-    png = RESULTS / f"{name}-reconstructions.png"
+    if name == "vae":
+        out.update(vae_terms(model, x_test))
+        samples = RESULTS / "vae-prior-samples.png"
+        prior_samples_png(model.get_layer("decoder"), run.config["hyperparameters"]["latent_dim"], samples)
+        out["prior_samples_png"] = str(samples.relative_to(ROOT))
+    png = RESULTS / f"{label or name}-reconstructions.png"
     grid_png(rows, labels, png)
     out["png"] = str(png.relative_to(ROOT))
     return out
@@ -149,12 +206,12 @@ def main() -> None:
     report["machine"] = machine()
     x_test = y_test = None
     for name in options.only.split(","):
-        spec = registry.architecture(name)
+        architecture, params = VARIANTS.get(name, (name, {}))
+        spec = registry.architecture(architecture)
         epochs = max(1, round(EPOCHS[name] * options.epochs_scale))
         started = time.perf_counter()
-        run = train(
-            registry, TrainRequest(architecture=name, dataset="mnist", epochs=epochs, out=out), verbose=2
-        )
+        request = TrainRequest(architecture, dataset="mnist", epochs=epochs, out=out, hyperparameters=params)
+        run = train(registry, request, verbose=2, log=print)
         wall = time.perf_counter() - started
         if x_test is None or x_test.shape[1:] != spec.input_shape:
             arrays = data.load(registry.dataset("mnist"), spec, data.data_dir())
@@ -164,7 +221,8 @@ def main() -> None:
             "batch_size": spec.batch_size,
             "wall_s": round(wall, 1),
             "train_s": Run.open(run).metrics["train_seconds"],
-            **measure(registry, name, run, x_test, y_test),
+            **({"hyperparameters": params} if params else {}),
+            **measure(registry, architecture, run, x_test, y_test, label=name),
         }
         report.setdefault("architectures", {})[name] = row
         write_json(report_path, report)

@@ -27,6 +27,7 @@ BUILTIN_ARCHITECTURES = [
     "lenet5",
     "sparse-ae",
     "stacked-ae",
+    "vae",
 ]
 BUILTIN_DATASETS = ["cifar10", "mnist", "mnist-sample", "synthetic"]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"

@@ -41,7 +41,7 @@ def test_builds_from_defaults_and_parts_compose_to_the_full_model(name):
     x, _ = _synthetic(spec, 8)
     h = x
     for part in parts.values():
-        h = part(h, training=False)
+        h = models.handed_on(part(h, training=False))
     np.testing.assert_allclose(np.array(h), np.array(model(x, training=False)), rtol=0, atol=1e-6)
 
 
@@ -61,7 +61,7 @@ def test_one_training_step_lowers_the_loss(name):
     keras.utils.set_random_seed(0)
     spec = REGISTRY.architecture(name)
     model = models.build(spec)
-    compile_model(model, spec, learning_rate=1e-3)
+    compile_model(model, spec, learning_rate=spec.learning_rate)
     x, y = _synthetic(spec)
     t = targets(spec, x, y)
     before = model.evaluate(x, t, verbose=0, return_dict=True)["loss"]

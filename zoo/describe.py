@@ -57,6 +57,7 @@ def architecture_info(registry: Registry, name: str) -> dict[str, Any]:
             "lr_schedule": spec.lr_schedule,
             "optimizer": "adam",
             "loss": spec.training_loss,
+            "pretrainer": spec.pretrainer or None,
         },
         "reference": spec.reference,
     }
@@ -79,7 +80,8 @@ def format_info(info: dict[str, Any]) -> str:
         else "  parameters:      (not declared)",
         f"  plugin:          {info['plugin']} ({info['builder']})",
         f"  default dataset: {info['default_dataset']}",
-        "  training:        " + ", ".join(f"{k} {v}" for k, v in info["training"].items()),
+        "  training:        "
+        + ", ".join(f"{k} {v}" for k, v in info["training"].items() if v is not None),
         "  hyper-parameters (zoo train -p NAME=VALUE):",
     ]
     if not info["hyperparameters"]:

@@ -43,3 +43,8 @@ def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
             )
         found[name] = layer
     return found
+
+
+def handed_on(outputs: Any) -> Any:
+    """What a part hands to the next part: its only output, or the first of several."""
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs

@@ -88,6 +88,13 @@ class ArchitectureSpec:
     ``constant`` or ``epoch-decay`` (Adam's rate times ``EPOCH_DECAY`` after each epoch).
     ``parameters`` is the trainable parameter count with the default hyper-parameters, shown by
     ``zoo info`` without building the model (a contract test checks it against the model).
+
+    A part with several outputs (a VAE's encoder: mean and log-variance) hands its first output
+    to the next part; the others are extras that the full model may use only while training.
+    ``pretrainer``, optional, is a ``"module:attr"`` called before training as
+    ``pretrain(model, x, hyperparameters=..., batch_size=..., learning_rate=..., log=...)`` with
+    the training images (for greedy layer-wise pre-training); it returns a dict of figures for
+    the run's metrics.
     """
 
     name: str
@@ -106,11 +113,14 @@ class ArchitectureSpec:
     lr_schedule: str = "constant"
     loss: str = ""
     parameters: int | None = None
+    pretrainer: str = ""
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         _check_name("architecture", self.name)
         _check_ref("architecture", self.name, self.builder)
+        if self.pretrainer:
+            _check_ref("architecture", self.name, self.pretrainer)
         if self.family not in FAMILIES:
             raise InvalidSpec(
                 f"architecture {self.name!r}: family {self.family!r} is not one of {', '.join(FAMILIES)}"

@@ -15,7 +15,7 @@ from zoo import __version__, atomic, data, models, runs
 from zoo.errors import OutputExists, ShapeMismatch
 from zoo.hparams import validate
 from zoo.keras_env import import_keras
-from zoo.registry import Registry
+from zoo.registry import Registry, resolve
 from zoo.specs import EPOCH_DECAY, ArchitectureSpec
 
 SAMPLE_COUNT = 64
@@ -86,6 +86,28 @@ def _check_labels(spec: ArchitectureSpec, model: Any, arrays: data.Arrays, datas
         )
 
 
+def _pretrain(
+    spec: ArchitectureSpec,
+    model: Any,
+    x: np.ndarray,
+    params: dict[str, Any],
+    batch_size: int,
+    learning_rate: float,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run the architecture's pre-training, if it has one, on the training split only."""
+    if not spec.pretrainer:
+        return {}
+    pretrain = resolve(spec.pretrainer, owner=f"architecture {spec.name!r}")
+    started = time.perf_counter()
+    figures = pretrain(
+        model, x, hyperparameters=params, batch_size=batch_size, learning_rate=learning_rate, log=log
+    )
+    if not figures:
+        return {}
+    return {**figures, "pretrain_seconds": round(time.perf_counter() - started, 3)}
+
+
 def _versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
@@ -126,6 +148,7 @@ def train(
     model = models.build(spec, params)
     _check_labels(spec, model, arrays, dataset.name)
     trained_on = int(len(arrays.x_train) * (1 - VALIDATION_SPLIT))
+    pretraining = _pretrain(spec, model, arrays.x_train[:trained_on], params, batch_size, learning_rate, log)
     compile_model(model, spec, learning_rate, steps_per_epoch=-(-trained_on // batch_size))
 
     started = time.perf_counter()
@@ -151,6 +174,7 @@ def train(
         train_samples_per_s=round(trained_on * epochs / train_seconds, 1),
         train_samples=trained_on,
         test_samples=len(arrays.x_test),
+        **pretraining,
     )
     plugin = next((p for p in registry.plugins if p.name == spec.plugin), None)
     config = {

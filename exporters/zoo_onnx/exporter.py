@@ -76,26 +76,38 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def _run(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
+def _run(session: ort.InferenceSession, x: np.ndarray) -> list[np.ndarray]:
+    return session.run(None, {session.get_inputs()[0].name: x})
 
 
 def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
 
 
-def _keras(model: Any, x: np.ndarray) -> np.ndarray:
-    """Keras' answer, called eagerly (``predict`` would retrace for every new batch size)."""
+def _keras(model: Any, x: np.ndarray) -> list[np.ndarray]:
+    """Keras' outputs, called eagerly (``predict`` would retrace for every new batch size)."""
     import keras
 
-    return keras.ops.convert_to_numpy(model(x, training=False))
+    outputs = model(x, training=False)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [keras.ops.convert_to_numpy(o) for o in outputs]
 
 
 def _parity(session: ort.InferenceSession, model: Any, x: np.ndarray, batches: list[int]) -> float:
+    """The largest difference over every output, at each batch size."""
     worst = 0.0
     for batch in batches:
         expected = _keras(model, x[:batch])
-        worst = max(worst, _max_abs(_run(session, x[:batch]), expected))
+        got = _run(session, x[:batch])
+        if len(got) != len(expected):
+            raise ExportValidationError(
+                f"the ONNX graph has {len(got)} outputs where the Keras model has {len(expected)}"
+            )
+        for a, b in zip(got, expected, strict=True):
+            if a.shape != b.shape:
+                raise ExportValidationError(f"ONNX output shape {a.shape} differs from Keras' {b.shape}")
+            worst = max(worst, _max_abs(a, b))
     return worst
 
 
@@ -106,12 +118,12 @@ def export(job: ExportJob) -> dict[str, Any]:
     batches = sorted({1, len(x)})
 
     # Inputs of each stage: the full model and the first part take images; each later part
-    # takes what Keras' previous part makes of them.
+    # takes what Keras' previous part hands on (its first output) for them.
     stages: list[tuple[str, Any, np.ndarray]] = [("full", job.model, x)]
     h = x
     for name, part in job.parts.items():
         stages.append((name, part, h))
-        h = _keras(part, h)
+        h = _keras(part, h)[0]
 
     files: list[dict[str, Any]] = []
     sessions: dict[str, ort.InferenceSession] = {}
@@ -145,8 +157,8 @@ def export(job: ExportJob) -> dict[str, Any]:
 
     chained = x
     for name in job.parts:
-        chained = _run(sessions[name], chained)
-    chain_diff = _max_abs(chained, _keras(job.model, x))
+        chained = _run(sessions[name], chained)[0]
+    chain_diff = _max_abs(chained, _keras(job.model, x)[0])
     links = [
         {
             "from": a,

@@ -99,11 +99,16 @@ def build_dense_ae(
 
 
 def build_stacked_ae(
-    input_shape: tuple[int, int, int] = (28, 28, 1), units: str = "256,64", activation: str = "relu"
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    units: str = "256,64",
+    activation: str = "relu",
+    pretrain_epochs: int = 0,
 ) -> keras.Model:
     """Stacked (deep) autoencoder: 784 -> 256 -> 64 and the mirrored decoder 64 -> 256 -> 784.
 
     ``units`` lists the encoder's layer widths, the last one being the code.
+    ``pretrain_epochs`` does not change the graph: it is read by ``pretrain_stacked_ae``,
+    which the trainer runs first (greedy layer-wise pre-training, as in the 2006 papers).
 
     Parts: ``encoder`` (image -> code) and ``decoder`` (code -> reconstruction).
 
@@ -244,3 +249,45 @@ def build_sparse_ae(
     encoder = keras.Model(image, x, name="encoder")
     decoder = _dense_decoder(hidden, (), input_shape, "sigmoid")
     return _assemble(input_shape, encoder, decoder, "sparse_ae")
+
+
+def pretrain_stacked_ae(
+    model: keras.Model,
+    x,
+    *,
+    hyperparameters: dict,
+    batch_size: int,
+    learning_rate: float,
+    log=lambda message: None,
+) -> dict:
+    """Greedy layer-wise pre-training of a stacked autoencoder, before end-to-end fine-tuning.
+
+    Layer k of the encoder and its mirror in the decoder are trained as a shallow autoencoder
+    on the codes of layers 1..k-1 (already trained, frozen by construction since only layer k
+    and its mirror are in the small model), for ``pretrain_epochs`` epochs each: the first pair
+    reconstructs the pixels (binary cross-entropy), the later ones the previous codes (squared
+    error). The layers are the full model's own, so their weights carry over.
+
+    Reference:
+        Y. Bengio, P. Lamblin, D. Popovici, H. Larochelle. Greedy layer-wise training of deep
+        networks. NIPS 2006.
+    """
+    epochs = int(hyperparameters.get("pretrain_epochs", 0))
+    if epochs <= 0:
+        return {}
+    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    downs = [layer for layer in encoder.layers if isinstance(layer, layers.Dense)]
+    ups = [layer for layer in decoder.layers if isinstance(layer, layers.Dense)][::-1]
+    h = keras.ops.convert_to_numpy(keras.ops.reshape(x, (len(x), -1)))
+    losses = {}
+    for k, (down, up) in enumerate(zip(downs, ups, strict=True), start=1):
+        inputs = keras.Input((h.shape[1],), name=f"stage{k}_input")
+        shallow = keras.Model(inputs, up(down(inputs)), name=f"pretrain_stage{k}")
+        loss = "binary_crossentropy" if k == 1 else "mse"
+        shallow.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
+        history = shallow.fit(h, h, epochs=epochs, batch_size=batch_size, verbose=0)
+        final = float(history.history["loss"][-1])
+        log(f"pre-training {down.name} + {up.name}: {epochs} epochs, {loss} {final:.5f}")
+        losses[f"pretrain_{down.name}_{loss}"] = final
+        h = keras.ops.convert_to_numpy(down(h))
+    return losses
