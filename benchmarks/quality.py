@@ -211,7 +211,7 @@ def main() -> None:
         epochs = max(1, round(EPOCHS[name] * options.epochs_scale))
         started = time.perf_counter()
         request = TrainRequest(architecture, dataset="mnist", epochs=epochs, out=out, hyperparameters=params)
-        run = train(registry, request, verbose=2, log=print)
+        run = train(registry, request, verbose=2, log=print).path
         wall = time.perf_counter() - started
         if x_test is None or x_test.shape[1:] != spec.input_shape:
             arrays = data.load(registry.dataset("mnist"), spec, data.data_dir())

@@ -29,7 +29,7 @@ BUILTIN_ARCHITECTURES = [
     "stacked-ae",
     "vae",
 ]
-BUILTIN_DATASETS = ["cifar10", "mnist", "mnist-sample", "synthetic"]
+BUILTIN_DATASETS = ["cifar10", "fashion_mnist", "folder", "mnist", "mnist-sample", "synthetic"]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
 
@@ -125,7 +125,7 @@ class RunCache:
             request = TrainRequest(
                 architecture=name, dataset="synthetic", epochs=1, batch_size=64, out=self.out
             )
-            self.runs[name] = train(self.registry, request, verbose=0)
+            self.runs[name] = train(self.registry, request, verbose=0).path
         return self.runs[name]
 
     def export(self, name: str) -> Path:

@@ -98,7 +98,7 @@ def test_training_a_stacked_ae_with_pretraining_records_it(registry, tmp_path):
         out=tmp_path,
         hyperparameters={"units": "32,8", "pretrain_epochs": "1"},
     )
-    run = train(registry, request, verbose=0, log=notes.append)
+    run = train(registry, request, verbose=0, log=notes.append).path
     metrics = __import__("json").loads((run / "metrics.json").read_text())
     assert {"pretrain_hidden1_binary_crossentropy", "pretrain_code_mse", "pretrain_seconds"} <= set(metrics)
     assert any(n.startswith("pre-training hidden1") for n in notes)

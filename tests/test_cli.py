@@ -76,6 +76,7 @@ def test_info_json(registry):
         "lr_schedule": "constant",
         "optimizer": "adam",
         "loss": "binary_crossentropy",
+        "pretrainer": None,
     }
 
 
@@ -150,7 +151,8 @@ def test_a_failed_builtin_plugin_is_shown_without_all():
         ),
         (
             ["train", "lenet5", "--dataset", "cifar"],
-            "zoo: error: Unknown dataset 'cifar'. Available: cifar10, mnist, mnist-sample, synthetic",
+            "zoo: error: Unknown dataset 'cifar'. Available: "
+            "cifar10, fashion_mnist, folder, mnist, mnist-sample, synthetic",
         ),
         (
             ["train", "lenet5", "-p", "activation=gelu"],

@@ -107,7 +107,10 @@ def test_strict_env_re_raises_an_import_error(fake_entry_points, monkeypatch):
     [
         ("lenet,datasets", ["lenet5"]),
         ("", []),
-        ("lenet, autoencoders", ["conv-ae", "denoising-ae", "dense-ae", "lenet5", "sparse-ae", "stacked-ae"]),
+        (
+            "lenet, autoencoders",
+            ["conv-ae", "denoising-ae", "dense-ae", "lenet5", "sparse-ae", "stacked-ae", "vae"],
+        ),
     ],
 )
 def test_zoo_load_plugins_limits_what_loads(fake_entry_points, monkeypatch, value, expected):

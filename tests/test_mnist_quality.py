@@ -18,7 +18,7 @@ def test_lenet5_one_epoch_on_full_mnist(registry, tmp_path, mnist_path):
             architecture="lenet5", dataset="mnist", data_dir=str(mnist_path), epochs=1, seed=0, out=tmp_path
         ),
         verbose=0,
-    )
+    ).path
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_samples"] == 10000 and metrics["train_samples"] == 54000
     assert metrics["test_accuracy"] >= 0.97, metrics

@@ -43,9 +43,20 @@ def test_train_prints_the_run_folder_last_and_writes_it_complete(cli_run):
     result, out = cli_run
     path = Path(result.stdout.splitlines()[-1])
     assert path.parent == out and path.name.startswith("conv-ae-")
-    assert "Epoch 2/2" in result.stdout  # Keras' progress
+    assert "Epoch 2/2" in result.stdout and "samples_per_s" in result.stdout  # Keras' progress
     assert sorted(os.listdir(path)) == sorted(
-        ["model.keras", "config.json", "history.json", "metrics.json", "samples.npz"]
+        [
+            "model.keras",
+            "config.json",
+            "state.json",
+            "history.json",
+            "history.csv",
+            "metrics.json",
+            "samples.npz",
+            "history.png",
+            "reconstructions.png",
+            "README.md",
+        ]
     )
     assert os.listdir(out) == [path.name]  # no temporary left behind
     config = json.loads((path / "config.json").read_text())

@@ -10,15 +10,17 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
 from zoo import __version__, settings
 from zoo.describe import format_shape
+from zoo.distribute import STRATEGIES
 from zoo.errors import ZooError
 from zoo.registry import Registry
-from zoo.specs import FAMILIES
+from zoo.specs import FAMILIES, LR_SCHEDULES
 
 PROVIDER_CHOICES = ("auto", "cuda", "cpu")
 
@@ -32,7 +34,6 @@ class ZooGroup(click.Group):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
-        # ZOO_STRICT_PLUGINS is for plugin authors: they get their plugin's traceback.
         # ZOO_STRICT_PLUGINS is for plugin authors: they get their plugin's traceback.
         debug = "--debug" in args or settings.flag(settings.DEBUG) or settings.flag(settings.STRICT_PLUGINS)
         standalone = extra.pop("standalone_mode", True)
@@ -188,48 +189,205 @@ def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
 
 @cli.command("train")
-@click.argument("name")
-@click.option("--dataset", help="Dataset name (default: the architecture's).")
+@click.argument("name", required=False)
+@click.option(
+    "--dataset", help="Dataset name, or folder:PATH for your own images (default: the architecture's)."
+)
 @click.option("--data-dir", help="Folder with dataset files such as mnist.npz [env: ZOO_DATA_DIR].")
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default: the architecture's).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Batch size (default: the architecture's).")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam's learning rate.")
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(LR_SCHEDULES),
+    help="constant; epoch-decay (x0.8 per epoch); cosine (to 0); plateau (halved when val loss stalls).",
+)
+@click.option(
+    "--early-stopping",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="PATIENCE",
+    help="Stop when the validation loss has not improved for PATIENCE epochs; keep the best.",
+)
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=0, show_default=True)
+@click.option(
+    "--deterministic", is_flag=True, help="Deterministic ops: the same seed gives the same weights."
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default="none",
+    show_default=True,
+    help="tf.distribute: mirrored (this machine's GPUs), multiworker (hosts in TF_CONFIG).",
+)
 @click.option("--out", default="runs", show_default=True, help="Folder the run folder goes into.")
 @click.option(
     "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A hyper-parameter; repeat."
 )
+@click.option("--resume", "resume_dir", metavar="RUN_DIR", help="Go on with an interrupted run.")
+@click.option("--quiet", is_flag=True, help="No progress; only the run folder's path.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line per epoch, then the result.")
 @click.pass_context
 def train_command(
     ctx: click.Context,
-    name: str,
+    name: str | None,
     dataset: str | None,
     data_dir: str | None,
     epochs: int | None,
     batch_size: int | None,
     learning_rate: float | None,
+    lr_schedule: str | None,
+    early_stopping: int,
     seed: int,
+    deterministic: bool,
+    strategy: str,
     out: str,
     params: tuple[str, ...],
+    resume_dir: str | None,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
-    """Train NAME with Keras; prints the run folder's path as the last line."""
-    from zoo.hparams import parse_assignments
-    from zoo.train import TrainRequest, train
+    """Train NAME with Keras; prints the run folder's path as the last line.
 
-    request = TrainRequest(
-        architecture=name,
-        dataset=dataset,
-        data_dir=data_dir,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        seed=seed,
-        out=out,
-        hyperparameters=parse_assignments(params),
+    Every epoch end saves the model with its optimizer state; Ctrl-C stops after the current
+    batch, keeps every complete epoch and exits with 130; --resume RUN_DIR goes on from there.
+    """
+    from zoo.hparams import parse_assignments
+    from zoo.train import TrainRequest, resume, train
+
+    def log(message: str) -> None:
+        if not quiet:
+            click.echo(f"zoo: {message}", err=True)
+
+    def on_epoch(epoch: int, total: int, row: dict[str, float]) -> None:
+        if as_json:  # Keras' progress bar shows the rest, samples/s included
+            click.echo(json.dumps({"event": "epoch", "epoch": epoch, "epochs": total, **row}))
+
+    verbose = 0 if quiet or as_json else 1 if sys.stdout.isatty() else 2
+    if resume_dir:
+        given = [n for n, v in (("NAME", name), ("--dataset", dataset), ("-p", params)) if v]
+        if given:
+            raise click.UsageError(f"--resume takes the run's own settings; drop {', '.join(given)}")
+        result = resume(
+            get_registry(ctx),
+            resume_dir,
+            epochs=epochs,
+            data_dir=data_dir,
+            verbose=verbose,
+            log=log,
+            on_epoch=on_epoch,
+        )
+    else:
+        if not name:
+            raise click.UsageError("Missing argument 'NAME' (or --resume RUN_DIR)")
+        request = TrainRequest(
+            architecture=name,
+            dataset=dataset,
+            data_dir=data_dir,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            early_stopping=early_stopping,
+            seed=seed,
+            deterministic=deterministic,
+            strategy=strategy,
+            out=out,
+            hyperparameters=parse_assignments(params),
+        )
+        result = train(get_registry(ctx), request, verbose=verbose, log=log, on_epoch=on_epoch)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "event": "result",
+                    "path": str(result.path),
+                    "status": result.status,
+                    "epochs_completed": result.epochs_completed,
+                    "metrics": result.metrics,
+                }
+            )
+        )
+        return
+    click.echo(str(result.path))
+
+
+@cli.command("runs")
+@click.argument("folder", default="runs")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
+def runs_command(folder: str, as_json: bool) -> None:
+    """The run folders in FOLDER: architecture, dataset, status, epochs, test metrics."""
+    from zoo.describe import run_row
+    from zoo.runs import find_runs
+
+    rows = [run_row(run) for run in find_runs(Path(folder))]
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo(f"No run folders in {folder!r}.", err=True)
+        return
+    table = [
+        [
+            r["name"],
+            r["architecture"],
+            r["dataset"],
+            r["status"],
+            f"{r['epochs_completed']}/{r['epochs']}",
+            r["result"],
+            r["created"],
+        ]
+        for r in rows
+    ]
+    click.echo(_table(table, ["RUN", "ARCHITECTURE", "DATASET", "STATUS", "EPOCHS", "TEST", "CREATED"]))
+
+
+@cli.command("evaluate")
+@click.argument("run_dir")
+@click.option("--data-dir", help="Folder with dataset files (default: the run's) [env: ZOO_DATA_DIR].")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
+@click.pass_context
+def evaluate_command(ctx: click.Context, run_dir: str, data_dir: str | None, as_json: bool) -> None:
+    """Re-compute a run's test metrics from model.keras and its dataset's test split."""
+    from zoo.evaluate import evaluate_run
+
+    report = evaluate_run(get_registry(ctx), run_dir, data_dir=data_dir)
+    if as_json:
+        _emit_json(report)
+        return
+    click.echo(
+        f"{report['run']}: {report['architecture']} on {report['dataset']} "
+        f"({report['test_samples']:,} test images, {report['epochs_completed']} epochs, {report['status']})"
     )
-    verbose = 1 if sys.stdout.isatty() else 2
-    path = train(get_registry(ctx), request, verbose=verbose, log=lambda m: click.echo(f"zoo: {m}", err=True))
-    click.echo(str(path))
+    rows = [
+        [name, f"{value:.6g}", "-" if report["recorded"][name] is None else f"{report['recorded'][name]:.6g}"]
+        for name, value in report["metrics"].items()
+    ]
+    click.echo(_table(rows, ["METRIC", "NOW", "RECORDED"]))
+
+
+@cli.command("datasets")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
+@click.pass_context
+def datasets_command(ctx: click.Context, as_json: bool) -> None:
+    """Every registered dataset: image shape, classes, where it comes from."""
+    from zoo.describe import dataset_row
+
+    rows = [dataset_row(d) for d in sorted(get_registry(ctx).datasets.values(), key=lambda d: d.name)]
+    if as_json:
+        _emit_json(rows)
+        return
+    table = [
+        [
+            r["usage"],
+            "any" if r["image_shape"] is None else format_shape(r["image_shape"]),
+            str(r["num_classes"] or "from folders"),
+            r["plugin"],
+            r["summary"],
+        ]
+        for r in rows
+    ]
+    click.echo(_table(table, ["NAME", "IMAGES", "CLASSES", "PLUGIN", "SUMMARY"]))
 
 
 @cli.command("export")

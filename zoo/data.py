@@ -31,6 +31,7 @@ class Arrays:
     x_test: np.ndarray
     y_test: np.ndarray
     notes: list[str] = field(default_factory=list)
+    class_names: tuple[str, ...] = ()
 
 
 def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
@@ -119,10 +120,17 @@ def load(
     dataset: DatasetSpec,
     arch: ArchitectureSpec,
     directory: Path | None = None,
+    argument: str = "",
 ) -> Arrays:
-    """Load ``dataset`` through its plugin's loader and shape it for ``arch``."""
+    """Load ``dataset`` through its plugin's loader and shape it for ``arch``.
+
+    ``argument`` is what followed ``NAME:`` for datasets that take one (``folder:PATH``).
+    """
     loader = resolve(dataset.loader, owner=f"dataset {dataset.name!r}")
-    x_train, y_train, x_test, y_test = loader(data_dir=directory, input_shape=arch.input_shape)
+    extra = {"argument": argument} if dataset.argument else {}
+    loaded = loader(data_dir=directory, input_shape=arch.input_shape, **extra)
+    x_train, y_train, x_test, y_test = loaded[:4]
+    class_names = tuple(loaded[4]) if len(loaded) > 4 else tuple(dataset.class_names)
     x_train = as_float_images(x_train, dataset.name)
     x_test = as_float_images(x_test, dataset.name)
     x_train, notes = fit_to_input(x_train, arch.input_shape, dataset.name, arch.name)
@@ -133,4 +141,5 @@ def load(
         x_test=x_test,
         y_test=np.asarray(y_test).astype(np.int64).reshape(-1),
         notes=notes,
+        class_names=class_names,
     )

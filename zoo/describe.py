@@ -1,12 +1,16 @@
-"""Architectures described for people and machines (``zoo list`` and ``zoo info``)."""
+"""Architectures, datasets and runs described for people and machines (``zoo list``,
+``zoo info``, ``zoo datasets``, ``zoo runs``)."""
 
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.registry import Registry
-from zoo.specs import ArchitectureSpec
+from zoo.specs import ArchitectureSpec, DatasetSpec
+
+if TYPE_CHECKING:
+    from zoo.runs import Run
 
 
 def matches(spec: ArchitectureSpec, pattern: str | None, family: str | None) -> bool:
@@ -80,8 +84,7 @@ def format_info(info: dict[str, Any]) -> str:
         else "  parameters:      (not declared)",
         f"  plugin:          {info['plugin']} ({info['builder']})",
         f"  default dataset: {info['default_dataset']}",
-        "  training:        "
-        + ", ".join(f"{k} {v}" for k, v in info["training"].items() if v is not None),
+        "  training:        " + ", ".join(f"{k} {v}" for k, v in info["training"].items() if v is not None),
         "  hyper-parameters (zoo train -p NAME=VALUE):",
     ]
     if not info["hyperparameters"]:
@@ -91,3 +94,44 @@ def format_info(info: dict[str, Any]) -> str:
     if info["reference"]:
         lines.append(f"  reference:       {info['reference']}")
     return "\n".join(lines)
+
+
+# The metric a run is summed up by in `zoo runs`, per task.
+HEADLINE_METRIC = {
+    "classification": "test_accuracy",
+    "reconstruction": "test_mse",
+    "segmentation": "test_mean_iou",
+}
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    """One line of ``zoo runs``."""
+    state, metrics, config = run.state, run.metrics, run.config
+    headline = HEADLINE_METRIC.get(str(config.get("task")), "test_loss")
+    value = metrics.get(headline)
+    return {
+        "name": run.path.name,
+        "path": str(run.path),
+        "architecture": run.architecture,
+        "dataset": config.get("dataset"),
+        "status": state.get("status"),
+        "epochs_completed": state.get("epochs_completed"),
+        "epochs": state.get("epochs"),
+        "result": "-" if value is None else f"{headline.removeprefix('test_')} {value:.4g}",
+        "metrics": {k: v for k, v in metrics.items() if k.startswith("test_")},
+        "created": config.get("created"),
+    }
+
+
+def dataset_row(spec: DatasetSpec) -> dict[str, Any]:
+    """One line of ``zoo datasets``."""
+    return {
+        "name": spec.name,
+        "usage": f"{spec.name}:{spec.argument}" if spec.argument else spec.name,
+        "image_shape": list(spec.image_shape) if spec.image_shape is not None else None,
+        "num_classes": spec.num_classes,
+        "class_names": list(spec.class_names),
+        "summary": spec.summary,
+        "source": spec.source,
+        "plugin": spec.plugin,
+    }

@@ -67,6 +67,16 @@ class RunFolderError(ZooError):
     """A path that is not a (complete) run folder."""
 
 
+class InvalidOption(ZooError):
+    """An option or environment variable whose value cannot be used."""
+
+
+class TrainingInterrupted(ZooError):
+    """Training stopped on request (Ctrl-C) after saving its last complete epoch."""
+
+    exit_code = 130
+
+
 class OutputExists(ZooError):
     """An output path that is taken by something zoo must not overwrite."""
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo import atomic, models
+from zoo import atomic, modelcard, models
 from zoo.errors import ExportValidationError, OutputExists
 from zoo.keras_env import import_keras
 from zoo.registry import Registry, resolve
@@ -96,4 +96,6 @@ def export_run(
             details = ", ".join(failed)
             raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({details})")
         atomic.write_json(tmp / MANIFEST_FILE, manifest)
+    if final == run.path / exporter_spec.name and (run.path / modelcard.README_FILE).is_file():
+        modelcard.write(run.path)  # the model card gains its export section
     return ExportResult(path=final, manifest=manifest)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import (
+    DatasetUnavailable,
     DuplicateName,
     PluginError,
     UnknownArchitecture,
@@ -69,10 +70,15 @@ class Registry:
             raise UnknownArchitecture(name, self.architectures) from None
 
     def dataset(self, name: str) -> DatasetSpec:
-        try:
-            return self.datasets[name]
-        except KeyError:
-            raise UnknownDataset(name, self.datasets) from None
+        """A dataset by name; ``NAME:ARGUMENT`` for those that take one (``folder:PATH``)."""
+        base, colon, argument = name.partition(":")
+        spec = self.datasets.get(base)
+        if spec is None:
+            raise UnknownDataset(name, self.datasets)
+        if bool(colon) != bool(spec.argument) or (colon and not argument):
+            usage = f"{base}:{spec.argument}" if spec.argument else base
+            raise DatasetUnavailable(f"Dataset {name!r}: write it as {usage}")
+        return spec
 
     def exporter(self, name: str) -> ExporterSpec:
         try:

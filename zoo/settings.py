@@ -8,6 +8,7 @@ DEBUG = "ZOO_DEBUG"  # 1: tracebacks and TensorFlow / ONNX Runtime logs (what `z
 STRICT_PLUGINS = "ZOO_STRICT_PLUGINS"  # 1: a plugin's error is raised, with its traceback
 LOAD_PLUGINS = "ZOO_LOAD_PLUGINS"  # "a,b": load only these plugins; empty: none
 DATA_DIR = "ZOO_DATA_DIR"  # the folder datasets are read from
+CPU_DEVICES = "ZOO_CPU_DEVICES"  # N: split the CPU into N logical devices (--strategy mirrored, tests)
 
 
 def flag(name: str) -> bool:

@@ -15,7 +15,7 @@ from zoo.errors import InvalidSpec
 FAMILIES = ("autoencoder", "classifier", "segmentation", "generative", "other")
 # epoch-decay: the learning rate is multiplied by EPOCH_DECAY after every epoch (as LeCun et al.
 # lowered theirs pass by pass), so the first epoch is trained as with a constant rate.
-LR_SCHEDULES = ("constant", "epoch-decay")
+LR_SCHEDULES = ("constant", "epoch-decay", "cosine", "plateau")
 EPOCH_DECAY = 0.8
 TASKS = ("classification", "reconstruction", "segmentation")
 DEFAULT_LOSS = {
@@ -84,8 +84,9 @@ class ArchitectureSpec:
     ``task`` decides the targets: ``classification`` (labels), ``reconstruction`` (the
     input itself) or ``segmentation`` (a class per pixel: 0 for background, label + 1 where
     the image is brighter than 0.5; see ``zoo.data.segmentation_masks``). ``loss`` names a
-    Keras loss; empty means the task's default (``DEFAULT_LOSS``). ``lr_schedule`` is
-    ``constant`` or ``epoch-decay`` (Adam's rate times ``EPOCH_DECAY`` after each epoch).
+    Keras loss; empty means the task's default (``DEFAULT_LOSS``). ``lr_schedule`` is the
+    default schedule, one of ``LR_SCHEDULES`` (``epoch-decay``: Adam's rate times
+    ``EPOCH_DECAY`` after each epoch; see ``zoo.train.compile_model``).
     ``parameters`` is the trainable parameter count with the default hyper-parameters, shown by
     ``zoo info`` without building the model (a contract test checks it against the model).
 
@@ -164,9 +165,14 @@ class DatasetSpec:
 
     The loader is called as ``load(data_dir=Path | None, input_shape=tuple)`` and returns
     ``(x_train, y_train, x_test, y_test)`` as NumPy arrays: images (N, H, W) or (N, H, W, C),
-    uint8 in 0..255 or float in [0, 1]; integer labels. ``input_shape`` is the architecture's,
-    for datasets (such as ``synthetic``) that generate images to fit it. ``image_shape`` is
-    the shape the dataset provides, ``None`` if it fits any model.
+    uint8 in 0..255 or float in [0, 1]; integer labels; a fifth element, if returned, is the
+    class names (for datasets that find them, such as a folder's sub-folders).
+    ``input_shape`` is the architecture's, for datasets (such as ``synthetic``, or a folder of
+    images resized on load) that make images to fit it. ``image_shape`` is the shape the
+    dataset provides, ``None`` if it fits any model.
+
+    ``argument``, if not empty, says the dataset is used as ``NAME:ARGUMENT`` (``folder:PATH``);
+    the loader then also receives ``argument=`` with what followed the colon.
     """
 
     name: str
@@ -176,13 +182,14 @@ class DatasetSpec:
     num_classes: int
     class_names: tuple[str, ...] = ()
     source: str = ""
+    argument: str = ""
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         _check_name("dataset", self.name)
         _check_ref("dataset", self.name, self.loader)
-        if self.num_classes < 1:
-            raise InvalidSpec(f"dataset {self.name!r}: num_classes must be >= 1")
+        if self.num_classes < 0:
+            raise InvalidSpec(f"dataset {self.name!r}: num_classes must be >= 0 (0: found on load)")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""Train an architecture with Keras on a dataset and leave a run folder behind."""
+"""Train an architecture with Keras into a run folder; resume one that was interrupted.
+
+The run folder appears as soon as the model is built (config, samples, the untrained model)
+and is brought up to date at every epoch end (model with optimizer state, history, state), so
+Ctrl-C or a crash loses at most the epoch in progress. ``resume`` reloads the last complete
+epoch and continues with the same optimizer state and the same per-epoch data order.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from zoo import __version__, atomic, data, models, runs
-from zoo.errors import OutputExists, ShapeMismatch
+from zoo import __version__, atomic, data, distribute, models, pipeline, runs
+from zoo.errors import InvalidOption, OutputExists, RunFolderError, ShapeMismatch, TrainingInterrupted
 from zoo.hparams import validate
 from zoo.keras_env import import_keras
 from zoo.registry import Registry, resolve
-from zoo.specs import EPOCH_DECAY, ArchitectureSpec
+from zoo.specs import EPOCH_DECAY, LR_SCHEDULES, ArchitectureSpec
 
 SAMPLE_COUNT = 64
 VALIDATION_SPLIT = 0.1
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 2
+
+Log = Callable[[str], None]
+OnEpoch = Callable[[int, int, dict[str, float]], None]
 
 
 @dataclass
@@ -32,9 +42,22 @@ class TrainRequest:
     epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
+    lr_schedule: str | None = None
+    early_stopping: int = 0  # patience in epochs on the validation loss; 0: off
     seed: int = 0
+    deterministic: bool = False
+    strategy: str = "none"
     out: str | Path = "runs"
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    status: str
+    epochs_completed: int
+    epochs: int
+    metrics: dict[str, Any]
 
 
 def _metrics(spec: ArchitectureSpec, model: Any) -> list[Any]:
@@ -47,17 +70,29 @@ def _metrics(spec: ArchitectureSpec, model: Any) -> list[Any]:
     return ["mse", "mae"]
 
 
-def compile_model(model: Any, spec: ArchitectureSpec, learning_rate: float, steps_per_epoch: int = 0) -> None:
-    """Adam with the architecture's schedule, its loss (or its task's default), its task's metrics.
+def compile_model(
+    model: Any,
+    spec: ArchitectureSpec,
+    learning_rate: float,
+    steps_per_epoch: int = 0,
+    schedule: str | None = None,
+    epochs: int = 1,
+) -> None:
+    """Adam with a learning-rate schedule, the spec's loss (or its task's), its task's metrics.
 
-    ``steps_per_epoch`` (batches per epoch) is what an epoch-decay schedule steps by.
+    ``schedule`` (default: the spec's): ``constant``; ``epoch-decay`` (times ``EPOCH_DECAY``
+    after every epoch of ``steps_per_epoch`` batches); ``cosine`` (to 0 over ``epochs``);
+    ``plateau`` (constant here; halved by a callback when the validation loss stalls).
     """
     keras = import_keras()
+    schedule = schedule or spec.lr_schedule
     rate: Any = learning_rate
-    if spec.lr_schedule == "epoch-decay" and steps_per_epoch > 0:
+    if schedule == "epoch-decay" and steps_per_epoch > 0:
         rate = keras.optimizers.schedules.ExponentialDecay(
             learning_rate, decay_steps=steps_per_epoch, decay_rate=EPOCH_DECAY, staircase=True
         )
+    elif schedule == "cosine" and steps_per_epoch > 0:
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps_per_epoch * epochs)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss=spec.training_loss,
@@ -86,28 +121,6 @@ def _check_labels(spec: ArchitectureSpec, model: Any, arrays: data.Arrays, datas
         )
 
 
-def _pretrain(
-    spec: ArchitectureSpec,
-    model: Any,
-    x: np.ndarray,
-    params: dict[str, Any],
-    batch_size: int,
-    learning_rate: float,
-    log: Callable[[str], None],
-) -> dict[str, Any]:
-    """Run the architecture's pre-training, if it has one, on the training split only."""
-    if not spec.pretrainer:
-        return {}
-    pretrain = resolve(spec.pretrainer, owner=f"architecture {spec.name!r}")
-    started = time.perf_counter()
-    figures = pretrain(
-        model, x, hyperparameters=params, batch_size=batch_size, learning_rate=learning_rate, log=log
-    )
-    if not figures:
-        return {}
-    return {**figures, "pretrain_seconds": round(time.perf_counter() - started, 3)}
-
-
 def _versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
@@ -121,61 +134,84 @@ def _versions() -> dict[str, str]:
     }
 
 
+def load_arrays(
+    registry: Registry, spec: ArchitectureSpec, dataset: str, data_dir: str | None
+) -> data.Arrays:
+    """The dataset named ``dataset`` (``folder:PATH`` included), shaped for ``spec``."""
+    dataset_spec = registry.dataset(dataset)
+    argument = dataset.partition(":")[2] if dataset_spec.argument else ""
+    return data.load(dataset_spec, spec, data.data_dir(data_dir), argument=argument)
+
+
+def _start_tensorflow(seed: int, deterministic: bool) -> Any:
+    """Import Keras quietly, split the CPU if asked, and fix every seed."""
+    keras = import_keras()  # before any plugin module imports it, so that its start-up stays quiet
+    distribute.configure_devices()
+    keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    return keras
+
+
+@dataclass
+class _Session:
+    """A model ready to fit, with its data and its run folder."""
+
+    spec: ArchitectureSpec
+    model: Any
+    arrays: data.Arrays
+    run_dir: Path
+    config: dict[str, Any]
+    strategy: Any
+    first_epoch: int
+    history: dict[str, list[float]]
+    extra_metrics: dict[str, Any] = field(default_factory=dict)
+
+
 def train(
     registry: Registry,
     request: TrainRequest,
     verbose: int = 1,
-    log: Callable[[str], None] = lambda message: None,
-) -> Path:
-    """Train and write the run folder; returns its path. ``log`` receives notes for people."""
+    log: Log = lambda message: None,
+    on_epoch: OnEpoch = lambda epoch, epochs, row: None,
+) -> TrainResult:
+    """Train from scratch into a new run folder. ``log`` gets notes for people, ``on_epoch``
+    each completed epoch's figures. Ctrl-C raises ``TrainingInterrupted`` after saving."""
     spec = registry.architecture(request.architecture)
-    dataset = registry.dataset(request.dataset or spec.default_dataset)
+    dataset = request.dataset or spec.default_dataset
+    registry.dataset(dataset)  # a bad name fails before TensorFlow starts
     params = validate(spec, request.hyperparameters)
     epochs = request.epochs if request.epochs is not None else spec.epochs
     batch_size = request.batch_size if request.batch_size is not None else spec.batch_size
     learning_rate = request.learning_rate if request.learning_rate is not None else spec.learning_rate
+    schedule = request.lr_schedule or spec.lr_schedule
+    if schedule not in LR_SCHEDULES:
+        raise InvalidOption(
+            f"Unknown learning-rate schedule {schedule!r}. Available: {', '.join(LR_SCHEDULES)}"
+        )
     directory = data.data_dir(request.data_dir)
     out = Path(request.out)
     if out.exists() and not out.is_dir():
         raise OutputExists(f"--out {str(out)!r} is a file, not a folder")
 
-    keras = import_keras()  # before any plugin module imports it, so that its start-up stays quiet
-    arrays = data.load(dataset, spec, directory)
+    _start_tensorflow(request.seed, request.deterministic)
+    strategy = distribute.strategy(request.strategy)
+    arrays = load_arrays(registry, spec, dataset, request.data_dir)
     for note in arrays.notes:
-        log(f"{dataset.name} -> {spec.name}: {note}")
+        log(f"{dataset} -> {spec.name}: {note}")
 
-    keras.utils.set_random_seed(request.seed)
-    model = models.build(spec, params)
-    _check_labels(spec, model, arrays, dataset.name)
     trained_on = int(len(arrays.x_train) * (1 - VALIDATION_SPLIT))
-    pretraining = _pretrain(spec, model, arrays.x_train[:trained_on], params, batch_size, learning_rate, log)
-    compile_model(model, spec, learning_rate, steps_per_epoch=-(-trained_on // batch_size))
+    steps = pipeline.steps_per_epoch(trained_on, batch_size)
+    with strategy.scope():
+        model = models.build(spec, params)
+        _check_labels(spec, model, arrays, dataset)
+        pretraining = _pretrain(
+            spec, model, arrays.x_train[:trained_on], params, batch_size, learning_rate, log
+        )
+        compile_model(model, spec, learning_rate, steps, schedule, epochs)
 
-    started = time.perf_counter()
-    history = model.fit(
-        arrays.x_train,
-        targets(spec, arrays.x_train, arrays.y_train),
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_split=VALIDATION_SPLIT,
-        verbose=verbose,
-    )
-    train_seconds = time.perf_counter() - started
-    evaluated = model.evaluate(
-        arrays.x_test,
-        targets(spec, arrays.x_test, arrays.y_test),
-        batch_size=max(batch_size, 256),
-        verbose=0,
-        return_dict=True,
-    )
-    metrics = {f"test_{name}": float(value) for name, value in evaluated.items()}
-    metrics.update(
-        train_seconds=round(train_seconds, 3),
-        train_samples_per_s=round(trained_on * epochs / train_seconds, 1),
-        train_samples=trained_on,
-        test_samples=len(arrays.x_test),
-        **pretraining,
-    )
     plugin = next((p for p in registry.plugins if p.name == spec.plugin), None)
     config = {
         "architecture": spec.name,
@@ -186,32 +222,198 @@ def train(
         "input_shape": list(spec.input_shape),
         "parts": list(spec.parts),
         "hyperparameters": params,
-        "dataset": dataset.name,
+        "dataset": dataset,
         "data_dir": str(directory.resolve()) if directory else None,
-        "class_names": list(dataset.class_names),
+        "class_names": list(arrays.class_names),
         "preprocessing": ["scaled to [0, 1]", *arrays.notes],
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "lr_schedule": spec.lr_schedule,
+        "lr_schedule": schedule,
+        "early_stopping": request.early_stopping,
         "optimizer": "adam",
         "loss": spec.training_loss,
         "validation_split": VALIDATION_SPLIT,
         "seed": request.seed,
+        "deterministic": request.deterministic,
+        "strategy": request.strategy,
+        "replicas": distribute.replicas(strategy),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": _versions(),
     }
-    history_rows = {name: [float(v) for v in values] for name, values in history.history.items()}
-
-    final = runs.new_run_path(out, spec.name)
-    with atomic.atomic_dir(final, replace=False) as tmp:
-        model.save(tmp / runs.MODEL_FILE)
+    run_dir = runs.new_run_path(out, spec.name)
+    with atomic.atomic_dir(run_dir, replace=False) as tmp:
         atomic.write_json(tmp / runs.CONFIG_FILE, config)
-        atomic.write_json(tmp / runs.HISTORY_FILE, history_rows)
-        atomic.write_json(tmp / runs.METRICS_FILE, metrics)
         np.savez_compressed(
-            tmp / runs.SAMPLES_FILE,
-            x=arrays.x_test[:SAMPLE_COUNT],
-            y=arrays.y_test[:SAMPLE_COUNT],
+            tmp / runs.SAMPLES_FILE, x=arrays.x_test[:SAMPLE_COUNT], y=arrays.y_test[:SAMPLE_COUNT]
         )
-    return final
+        runs.save_model(model, tmp)
+        runs.write_state(tmp, "running", 0, epochs)
+    log(f"run folder: {run_dir}")
+    session = _Session(spec, model, arrays, run_dir, config, strategy, 0, {}, pretraining)
+    return _fit(session, epochs, verbose, log, on_epoch)
+
+
+def resume(
+    registry: Registry,
+    run_dir: str | Path,
+    epochs: int | None = None,
+    data_dir: str | None = None,
+    verbose: int = 1,
+    log: Log = lambda message: None,
+    on_epoch: OnEpoch = lambda epoch, epochs, row: None,
+) -> TrainResult:
+    """Continue a run from its last complete epoch, up to ``epochs`` (default: as asked)."""
+    run = runs.Run.open(run_dir)
+    state = run.state
+    config = dict(run.config)
+    target = epochs if epochs is not None else int(state.get("epochs") or config["epochs"])
+    done = int(state.get("epochs_completed", 0))
+    if target <= done:
+        raise RunFolderError(
+            f"{str(run.path)!r} has {done} of {target} epochs done; pass --epochs N (N > {done}) to go on"
+        )
+    spec = registry.architecture(run.architecture)
+    data_dir = data_dir if data_dir is not None else config.get("data_dir")
+    _start_tensorflow(int(config.get("seed", 0)), bool(config.get("deterministic")))
+    strategy = distribute.strategy(str(config.get("strategy", "none")))
+    arrays = load_arrays(registry, spec, str(config["dataset"]), data_dir)
+    resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
+    with strategy.scope():
+        model = run.load_model(compile=True)
+    config["epochs"] = target
+    atomic.write_json(run.path / runs.CONFIG_FILE, config)
+    log(f"resuming {run.path} at epoch {done + 1} of {target}")
+    session = _Session(spec, model, arrays, run.path, config, strategy, done, run.history)
+    return _fit(session, target, verbose, log, on_epoch)
+
+
+def _fit(session: _Session, epochs: int, verbose: int, log: Log, on_epoch: OnEpoch) -> TrainResult:
+    """Fit from ``session.first_epoch`` to ``epochs``, recording every epoch; then finish the run."""
+    from zoo import callbacks
+
+    keras = import_keras()
+    spec, config, arrays = session.spec, session.config, session.arrays
+    batch_size = int(config["batch_size"])
+    trained_on = int(len(arrays.x_train) * (1 - VALIDATION_SPLIT))
+    x_fit, y_fit = arrays.x_train[:trained_on], arrays.y_train[:trained_on]
+    x_val, y_val = arrays.x_train[trained_on:], arrays.y_train[trained_on:]
+    train_data = pipeline.training_dataset(
+        x_fit, targets(spec, x_fit, y_fit), batch_size, int(config["seed"]), session.first_epoch, epochs
+    )
+    val_data = (
+        pipeline.evaluation_dataset(x_val, targets(spec, x_val, y_val), batch_size) if len(x_val) else None
+    )
+
+    stopper = callbacks.StopOnSignal(notify=log)
+    recorder = callbacks.RunRecorder(
+        session.run_dir,
+        session.history,
+        samples_per_epoch=trained_on,
+        epochs=epochs,
+        interrupted=lambda: stopper.requested,
+        on_epoch=lambda epoch, row: on_epoch(epoch, epochs, row),
+    )
+    recorder.completed = session.first_epoch
+    extra: list[Any] = []
+    if config.get("early_stopping"):
+        extra.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss" if val_data is not None else "loss",
+                patience=int(config["early_stopping"]),
+                restore_best_weights=True,
+            )
+        )
+    if config.get("lr_schedule") == "plateau":
+        extra.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss" if val_data is not None else "loss",
+                factor=PLATEAU_FACTOR,
+                patience=PLATEAU_PATIENCE,
+            )
+        )
+    started = time.perf_counter()
+    status = "failed"
+    try:
+        session.model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=epochs,
+            initial_epoch=session.first_epoch,
+            steps_per_epoch=pipeline.steps_per_epoch(trained_on, batch_size),
+            callbacks=[stopper, *extra, recorder],
+            shuffle=False,  # the pipeline shuffles, seeded per epoch
+            verbose=verbose,
+        )
+        status = "interrupted" if stopper.requested else "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise TrainingInterrupted(_interrupted_message(session.run_dir, recorder.completed, epochs)) from None
+    finally:
+        runs.write_state(session.run_dir, status, recorder.completed, epochs)
+    seconds = time.perf_counter() - started
+    if status == "interrupted":
+        _report(session, {}, log)
+        raise TrainingInterrupted(_interrupted_message(session.run_dir, recorder.completed, epochs))
+
+    stopped_early = recorder.completed < epochs
+    if stopped_early:
+        runs.save_model(session.model, session.run_dir)  # the best epoch's weights, restored
+        log(f"early stopping after epoch {recorder.completed}: the validation loss stopped improving")
+    from zoo.evaluate import test_metrics
+
+    metrics = test_metrics(session.model, spec, arrays, batch_size)
+    completed_now = recorder.completed - session.first_epoch
+    metrics.update(
+        epochs_completed=recorder.completed,
+        stopped_early=stopped_early,
+        train_seconds=round(seconds, 3),
+        train_samples_per_s=round(trained_on * completed_now / seconds, 1) if completed_now else None,
+        train_samples=trained_on,
+        test_samples=len(arrays.x_test),
+        replicas=config.get("replicas", 1),
+        **session.extra_metrics,
+    )
+    atomic.write_json(session.run_dir / runs.METRICS_FILE, metrics)
+    runs.write_state(session.run_dir, "complete", recorder.completed, epochs)
+    _report(session, metrics, log)
+    return TrainResult(session.run_dir, "complete", recorder.completed, epochs, metrics)
+
+
+def _interrupted_message(run_dir: Path, completed: int, epochs: int) -> str:
+    return (
+        f"interrupted: {completed} of {epochs} epochs are saved in {str(run_dir)!r}; "
+        f"go on with: zoo train --resume {run_dir}"
+    )
+
+
+def _report(session: _Session, metrics: dict[str, Any], log: Log) -> None:
+    """Plots and the model card; a failure here is logged, never loses the trained model."""
+    from zoo import report
+
+    try:
+        report.write(session.run_dir, session.spec, session.model, session.arrays, metrics)
+    except Exception as exc:  # plots are a convenience: the run itself is already safe
+        log(f"could not write the plots or the model card: {type(exc).__name__}: {exc}")
+
+
+def _pretrain(
+    spec: ArchitectureSpec,
+    model: Any,
+    x: np.ndarray,
+    params: dict[str, Any],
+    batch_size: int,
+    learning_rate: float,
+    log: Log,
+) -> dict[str, Any]:
+    """Run the architecture's pre-training, if it has one, on the training split only."""
+    if not spec.pretrainer:
+        return {}
+    pretrain = resolve(spec.pretrainer, owner=f"architecture {spec.name!r}")
+    started = time.perf_counter()
+    figures = pretrain(
+        model, x, hyperparameters=params, batch_size=batch_size, learning_rate=learning_rate, log=log
+    )
+    if not figures:
+        return {}
+    return {**figures, "pretrain_seconds": round(time.perf_counter() - started, 3)}

@@ -1,7 +1,13 @@
-"""Dataset loaders: each returns ``(x_train, y_train, x_test, y_test)`` as NumPy arrays."""
+"""Dataset loaders: each returns ``(x_train, y_train, x_test, y_test)`` as NumPy arrays.
+
+``folder:PATH`` (a user's own images) has its own module, ``zoo_datasets.folder``.
+"""
 
 from __future__ import annotations
 
+import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +79,100 @@ def load_cifar10(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray,
         raise DatasetUnavailable(
             f"CIFAR-10 is not available: {where}, and Keras' download failed ({type(exc).__name__}). "
             f"Put cifar10.npz in a folder and pass --data-dir or set ZOO_DATA_DIR"
+        ) from exc
+    return x_train, y_train, x_test, y_test
+
+
+FASHION_FOLDER = "fashion-mnist"
+# The four files Fashion-MNIST is distributed as (github.com/zalandoresearch/fashion-mnist), by split.
+FASHION_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+# IDX magic numbers: two zero bytes, 0x08 (unsigned bytes), then the number of dimensions.
+IDX_IMAGES = 0x00000803
+IDX_LABELS = 0x00000801
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """A gzipped IDX file (how MNIST and Fashion-MNIST are distributed): a big-endian header,
+    the magic number then one uint32 per dimension, followed by the data as unsigned bytes.
+
+    The magic number and the data's length are checked, so a wrong or cut-off download is a
+    one-line error naming the file rather than a reshape failure later.
+    """
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetUnavailable(f"Cannot read {str(path)!r}: {exc}") from exc
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    found = int.from_bytes(raw[:4], "big")
+    if len(raw) < header or found != magic:
+        raise DatasetUnavailable(
+            f"{str(path)!r} is not an IDX file of {ndim}-d unsigned bytes: magic number "
+            f"0x{found:08x}, expected 0x{magic:08x}"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    expected = math.prod(dims)
+    if len(raw) - header != expected:
+        raise DatasetUnavailable(
+            f"{str(path)!r} is truncated or corrupt: its header says {'x'.join(map(str, dims))} "
+            f"({expected} bytes of data) but it holds {len(raw) - header}"
+        )
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+
+
+def _read_fashion_idx(folder: Path) -> tuple[np.ndarray, ...]:
+    """The four original gz files; images must be 28x28 and as many as their labels."""
+    missing = [name for name in FASHION_FILES.values() if not (folder / name).is_file()]
+    if missing:
+        raise DatasetUnavailable(f"{str(folder)!r} lacks {', '.join(missing)}")
+    arrays = []
+    for split in ("train", "test"):
+        images_file, labels_file = folder / FASHION_FILES[f"x_{split}"], folder / FASHION_FILES[f"y_{split}"]
+        images, labels = read_idx(images_file, IDX_IMAGES), read_idx(labels_file, IDX_LABELS)
+        if images.shape[1:] != (28, 28):
+            raise DatasetUnavailable(
+                f"{str(images_file)!r} holds {images.shape[1]}x{images.shape[2]} images, not 28x28"
+            )
+        if len(images) != len(labels):
+            raise DatasetUnavailable(
+                f"{str(images_file)!r} holds {len(images)} images but {str(labels_file)!r} "
+                f"{len(labels)} labels"
+            )
+        if labels.size and labels.max() > 9:
+            raise DatasetUnavailable(f"{str(labels_file)!r} holds label {labels.max()}, not 0..9")
+        arrays += [images, labels.astype(np.int64)]
+    return tuple(arrays)
+
+
+def load_fashion_mnist(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray, ...]:
+    """Fashion-MNIST from ``data_dir/fashion_mnist.npz`` (mnist.npz's keys), or the four
+    original gz files in ``data_dir/fashion-mnist/``, else Keras' own download."""
+    if data_dir is not None and (data_dir / "fashion_mnist.npz").is_file():
+        return _read_npz(data_dir / "fashion_mnist.npz")
+    folder = data_dir / FASHION_FOLDER if data_dir is not None else None
+    # A folder holding some of the files is meant to be used: name what it lacks, no download.
+    if folder is not None and any((folder / name).is_file() for name in FASHION_FILES.values()):
+        return _read_fashion_idx(folder)
+    where = (
+        f"{str(data_dir)!r} has neither fashion_mnist.npz nor {FASHION_FOLDER}/ with the four .gz files"
+        if data_dir
+        else "no data directory was given"
+    )
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    except Exception as exc:
+        raise DatasetUnavailable(
+            f"Fashion-MNIST is not available: {where}, and Keras' download failed "
+            f"({type(exc).__name__}). Put fashion_mnist.npz (or {FASHION_FOLDER}/ with "
+            f"{', '.join(FASHION_FILES.values())}) in a folder and pass --data-dir or set ZOO_DATA_DIR"
         ) from exc
     return x_train, y_train, x_test, y_test
 

@@ -1,0 +1,201 @@
+"""``folder:PATH``: a user's own images, labelled by the sub-folder they sit in.
+
+Decoded and resized with TensorFlow, imported only when a folder is loaded, so ``zoo list``
+stays instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import DatasetUnavailable
+
+# What tf.io.decode_image reads, as Keras' image_dataset_from_directory accepts; case-insensitive.
+EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+HOLD_OUT = 0.2
+SPLITS = ("train", "test")
+SHUFFLE_SEED = 0
+_IGNORED_FOLDERS = ("__MACOSX",)  # what macOS adds to zip files it makes
+
+
+def load_folder(
+    data_dir: Path | None, input_shape: tuple[int | None, ...], argument: str = ""
+) -> tuple[Any, ...]:
+    """Images from ``PATH`` (``argument``), one sub-folder per class.
+
+    Two layouts:
+
+    - ``PATH/train/<class>/*`` and ``PATH/test/<class>/*``: the split is the user's; both must
+      name the same classes. Used when ``train`` and ``test`` are PATH's only sub-folders.
+    - ``PATH/<class>/*``: a deterministic 20% of each class (rounded, at least one image where a
+      class has two or more) is held out as the test split. The held-out files are chosen by a
+      hash of their names, not their order, so files named by time do not all land in test, and
+      the split is the same on every machine.
+
+    Class names are the sub-folder names sorted (Python's order: upper case first); a class's
+    label is its position. Images are PNG, JPEG, BMP or GIF (the first frame), by extension:
+    ``.png .jpg .jpeg .bmp .gif`` in any case; other files, and hidden files and folders (names
+    starting with ``.``), are ignored, also in folders nested below a class folder.
+    A relative PATH is relative to the current directory; ``data_dir`` is not used.
+
+    Every image is resized (stretched, not cropped: bilinear with antialiasing, as
+    ``tf.image.resize``) to the architecture's height and width; where the architecture leaves
+    a dimension open (``None``), the first training image's size is used for all. Alpha is
+    dropped; grey images stay one channel unless some image is colour, then all become RGB
+    (the core converts to the model's channels and notes it). The training images are shuffled
+    with a fixed seed, because Keras' ``validation_split`` takes the last samples unshuffled,
+    which for images sorted by class would be the last class alone.
+
+    Returns ``(x_train, y_train, x_test, y_test, class_names)``: float32 NHWC images in [0, 1],
+    int64 labels, and the class names.
+    """
+    root = _root(argument)
+    train, test, class_names = _list_files(root)
+    import tensorflow as tf
+
+    height, width = input_shape[0], input_shape[1]
+    x_train: list[np.ndarray] = []
+    for path, _ in train:
+        image = _decode(tf, path)
+        if height is None or width is None:
+            height, width = height or image.shape[0], width or image.shape[1]
+        x_train.append(_resize(tf, image, (height, width)))
+    x_test = [_resize(tf, _decode(tf, path), (height, width)) for path, _ in test]
+    colour = any(x.shape[-1] == 3 for x in x_train + x_test)
+    if colour:
+        x_train, x_test = ([_as_rgb(x) for x in xs] for xs in (x_train, x_test))
+    order = np.random.default_rng(SHUFFLE_SEED).permutation(len(train))
+    return (
+        np.stack(x_train)[order],
+        np.asarray([label for _, label in train], np.int64)[order],
+        np.stack(x_test),
+        np.asarray([label for _, label in test], np.int64),
+        class_names,
+    )
+
+
+def _root(argument: str) -> Path:
+    if not argument:
+        raise DatasetUnavailable("Dataset 'folder' needs a path: write it as folder:PATH")
+    root = Path(argument).expanduser()
+    if not root.exists():
+        raise DatasetUnavailable(f"Dataset folder {argument!r} does not exist")
+    if not root.is_dir():
+        raise DatasetUnavailable(f"Dataset folder {argument!r} is not a folder")
+    return root
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".") and name not in _IGNORED_FOLDERS
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.is_dir() and _visible(p.name)), key=lambda p: p.name)
+
+
+def _images(folder: Path) -> list[Path]:
+    """Image files at any depth below ``folder``, sorted by path."""
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if _visible(d)]
+        found += [
+            Path(parent, f) for f in files if _visible(f) and os.path.splitext(f)[1].lower() in EXTENSIONS
+        ]
+    return sorted(found)
+
+
+def _classes(folder: Path) -> dict[str, list[Path]]:
+    """Class name -> its images, for every sub-folder; a class without images is an error."""
+    subfolders = _subfolders(folder)
+    if not subfolders:
+        raise DatasetUnavailable(
+            f"Dataset folder {str(folder)!r} has no class sub-folders: put each class's images "
+            f"in a sub-folder named after it"
+        )
+    classes = {sub.name: _images(sub) for sub in subfolders}
+    for name, files in classes.items():
+        if not files:
+            raise DatasetUnavailable(
+                f"Class folder {str(folder / name)!r} has no images ({', '.join(EXTENSIONS)})"
+            )
+    return classes
+
+
+def _held_out(files: list[Path], folder: Path) -> set[Path]:
+    """A fixed 20% of one class's files (at least one of two or more), chosen by name hash."""
+    count = max(1, int(len(files) * HOLD_OUT + 0.5)) if len(files) >= 2 else 0
+
+    def key(path: Path) -> str:
+        return hashlib.sha1(path.relative_to(folder).as_posix().encode()).hexdigest()
+
+    return set(sorted(files, key=key)[:count])
+
+
+def _list_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]], tuple[str, ...]]:
+    """(path, label) pairs for train and test, and the class names, from either layout."""
+    subfolders = [p.name for p in _subfolders(root)]
+    if subfolders == sorted(SPLITS):
+        train_classes, test_classes = _classes(root / "train"), _classes(root / "test")
+        if list(train_classes) != list(test_classes):
+            only_train = sorted(set(train_classes) - set(test_classes)) or ["(none)"]
+            only_test = sorted(set(test_classes) - set(train_classes)) or ["(none)"]
+            raise DatasetUnavailable(
+                f"Dataset folder {str(root)!r}: train/ and test/ must have the same class sub-folders; "
+                f"only in train/: {', '.join(only_train)}; only in test/: {', '.join(only_test)}"
+            )
+        names = tuple(train_classes)
+        train = [(path, label) for label, name in enumerate(names) for path in train_classes[name]]
+        test = [(path, label) for label, name in enumerate(names) for path in test_classes[name]]
+        return train, test, names
+    # train/<class>/ beside other folders would otherwise become one class named 'train'.
+    if any(name in SPLITS and _subfolders(root / name) for name in subfolders):
+        raise DatasetUnavailable(
+            f"Dataset folder {str(root)!r} mixes a train/test layout with other folders "
+            f"({', '.join(subfolders)}): use exactly train/ and test/, each with one sub-folder per "
+            f"class, or only class sub-folders"
+        )
+    classes = _classes(root)
+    names = tuple(classes)
+    train, test = [], []
+    for label, name in enumerate(names):
+        held = _held_out(classes[name], root / name)
+        for path in classes[name]:
+            (test if path in held else train).append((path, label))
+    if not test:
+        raise DatasetUnavailable(
+            f"Dataset folder {str(root)!r} has one image per class, too few to hold out a test split: "
+            f"give a class two or more, or use PATH/train/<class>/ and PATH/test/<class>/"
+        )
+    return train, test, names
+
+
+def _decode(tf: Any, path: Path) -> np.ndarray:
+    """One image as float32 HWC in [0, 1] with 1 or 3 channels (alpha dropped)."""
+    try:
+        contents = path.read_bytes()
+    except OSError as exc:
+        raise DatasetUnavailable(f"Cannot read image {str(path)!r}: {exc.strerror or exc}") from exc
+    try:
+        image = tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False).numpy()
+    except tf.errors.OpError as exc:
+        # TensorFlow wraps its reason in op names: '{{function_node ...}} Invalid PNG. [Op:DecodeImage]'.
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:\w+\]", "", exc.message).strip()
+        raise DatasetUnavailable(f"Cannot decode image {str(path)!r}: {reason}") from exc
+    return image[..., :1] if image.shape[-1] in (1, 2) else image[..., :3]
+
+
+def _resize(tf: Any, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[:2] == size:
+        return image
+    resized = tf.image.resize(image, size, method="bilinear", antialias=True).numpy()
+    return np.clip(resized, 0.0, 1.0)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    return image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1)

@@ -1,0 +1,54 @@
+"""Test metrics of a trained model: at the end of training and again later (``zoo evaluate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo import data, pipeline
+from zoo.registry import Registry, resolve
+from zoo.runs import Run
+from zoo.specs import ArchitectureSpec
+
+EVALUATION_BATCH = 256
+
+
+def test_metrics(
+    model: Any, spec: ArchitectureSpec, arrays: data.Arrays, batch_size: int
+) -> dict[str, float]:
+    """The compiled loss and metrics over the whole test split, as ``test_<name>``."""
+    from zoo.train import targets
+
+    batches = pipeline.evaluation_dataset(
+        arrays.x_test, targets(spec, arrays.x_test, arrays.y_test), max(batch_size, EVALUATION_BATCH)
+    )
+    evaluated = model.evaluate(batches, verbose=0, return_dict=True)
+    return {f"test_{name}": float(value) for name, value in evaluated.items()}
+
+
+def evaluate_run(registry: Registry, run_dir: str | Path, data_dir: str | None = None) -> dict[str, Any]:
+    """Re-compute a run's test metrics from its saved model and its dataset's test split, next
+    to what training recorded."""
+    from zoo.train import load_arrays
+
+    run = Run.open(run_dir)
+    spec = registry.architecture(run.architecture)
+    from zoo.keras_env import import_keras
+
+    import_keras()
+    resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
+    model = run.load_model(compile=True)
+    directory = data_dir if data_dir is not None else run.config.get("data_dir")
+    arrays = load_arrays(registry, spec, str(run.config["dataset"]), directory)
+    metrics = test_metrics(model, spec, arrays, int(run.config.get("batch_size", EVALUATION_BATCH)))
+    recorded = run.metrics
+    return {
+        "run": str(run.path),
+        "architecture": spec.name,
+        "dataset": run.config["dataset"],
+        "status": run.state.get("status"),
+        "epochs_completed": run.state.get("epochs_completed"),
+        "test_samples": len(arrays.x_test),
+        "metrics": metrics,
+        "recorded": {name: recorded.get(name) for name in metrics},
+    }
