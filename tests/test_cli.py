@@ -219,3 +219,15 @@ def test_no_arguments_prints_help(registry):
 
 def test_version(registry):
     assert invoke(registry, "--version").stdout.startswith("zoo, version 0.1.0")
+
+
+def test_a_huge_error_message_is_cut_to_one_readable_line(registry, monkeypatch):
+    import zoo.describe
+
+    def broken(*args):
+        raise ValueError("tensor " + "0.123 " * 5000)
+
+    monkeypatch.setattr(zoo.describe, "architecture_info", broken)
+    result = invoke(registry, "info", "lenet5")
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert len(result.stderr) < 600 and "…" in result.stderr and "--debug" in result.stderr

@@ -33,6 +33,8 @@ def _probe(*args: str) -> dict:
         (["list", "--json"], 0),
         (["info", "lenet5"], 0),
         (["plugins", "--all", "--json"], 0),
+        (["datasets", "--json"], 0),
+        (["runs", "."], 0),
         (["info", "nope"], 2),
     ],
 )

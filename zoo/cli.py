@@ -25,8 +25,12 @@ from zoo.specs import FAMILIES, LR_SCHEDULES
 PROVIDER_CHOICES = ("auto", "cuda", "cpu")
 
 
+MAX_MESSAGE = 400  # an exception may carry a whole tensor; a message is for reading
+
+
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    line = " ".join(str(text).split())
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
 
 
 class ZooGroup(click.Group):

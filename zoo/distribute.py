@@ -54,7 +54,29 @@ def strategy(name: str) -> Any:
         json.loads(os.environ["TF_CONFIG"])
     except json.JSONDecodeError as exc:
         raise InvalidOption(f"TF_CONFIG is not valid JSON: {exc}") from None
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return _multi_worker_strategy_for_keras3()
+
+
+def _multi_worker_strategy_for_keras3() -> Any:
+    """``MultiWorkerMirroredStrategy`` with two reductions Keras 3 asks of it made valid.
+
+    Keras 3.15's TensorFlow trainer (keras-team/keras#20585, open) calls ``strategy.reduce`` on
+    a whole (x, y) batch to build the model, and with ``axis=0`` on per-replica scalars (its
+    logs); the collective implementation refuses both. Here a structure is reduced leaf by leaf
+    and a scalar's reduction takes no axis. Nothing else changes.
+    """
+    import tensorflow as tf
+
+    class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op: Any, value: Any, axis: int | None) -> Any:
+            parent = super()
+            if isinstance(value, (tuple, list)):
+                return tf.nest.map_structure(lambda v: parent.reduce(reduce_op, v, axis), value)
+            if axis is not None and all(t.shape.rank == 0 for t in self.experimental_local_results(value)):
+                axis = None
+            return parent.reduce(reduce_op, value, axis)
+
+    return KerasMultiWorkerMirroredStrategy()
 
 
 def replicas(active: Any) -> int:
