@@ -430,6 +430,36 @@ def export_command(
     click.echo(str(result.path))
 
 
+@cli.command("verify")
+@click.argument("path")
+@click.option("--format", "exporter", default="onnx", show_default=True, help="Exporter plugin.")
+@click.option("--reference", is_flag=True, help="Also run ONNX's reference evaluator (slow, independent).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
+@click.pass_context
+def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool, as_json: bool) -> None:
+    """Check exported files from the files alone: PATH is an export folder or one file.
+
+    Exit code 1 if any check fails.
+    """
+    from zoo.registry import resolve
+
+    spec = get_registry(ctx).exporter(exporter)
+    if not spec.verifier:
+        raise click.UsageError(f"exporter {exporter!r} offers no verification")
+    report = resolve(spec.verifier, owner=f"exporter {exporter!r}")(path, reference=reference)
+    if as_json:
+        _emit_json(report)
+    else:
+        for f in report["files"]:
+            click.echo(f"{'ok  ' if f['passed'] else 'FAIL'} {f['file']}")
+            for check in f["checks"]:
+                click.echo(f"       {check}")
+            for failure in f.get("failures", []):
+                click.echo(f"       FAILED: {failure}")
+    if not report["passed"]:
+        ctx.exit(1)
+
+
 def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(v) for v in value.split(","))

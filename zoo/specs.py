@@ -198,13 +198,18 @@ class ExporterSpec:
 
     The exporter is called as ``export(job)`` with a ``zoo.export.ExportJob`` and returns the
     manifest (a JSON-able dict with a ``files`` list whose entries carry ``passed``).
+    ``verifier``, optional, is called as ``verify(path, reference=bool)`` by ``zoo verify`` and
+    returns ``{"path", "files": [{"file", "checks", "passed", ...}], "passed"}``.
     """
 
     name: str
     exporter: str
     summary: str
+    verifier: str = ""
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         _check_name("exporter", self.name)
         _check_ref("exporter", self.name, self.exporter)
+        if self.verifier:
+            _check_ref("exporter", self.name, self.verifier)

@@ -13,5 +13,6 @@ def zoo_register_exporters(register):
             name="onnx",
             exporter="zoo_onnx.exporter:export",
             summary="ONNX through tf2onnx; each file checked and compared with Keras in ONNX Runtime",
+            verifier="zoo_onnx.verify:verify",
         )
     )
