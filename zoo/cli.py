@@ -395,19 +395,72 @@ def datasets_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command("export")
-@click.argument("run_dir")
-@click.option("--out", help="Folder to write (default: RUN_DIR/onnx).")
+@click.argument("run_dir", metavar="RUN_DIR|NAME")
+@click.option("--out", help="Folder to write (default: RUN_DIR/onnx, onnx-fp16, onnx-nchw, ...).")
 @click.option("--format", "exporter", default="onnx", show_default=True, help="Exporter plugin.")
 @click.option("--opset", type=click.IntRange(min=7), help="ONNX opset (default: the exporter's).")
+@click.option(
+    "--parts", default="all", show_default=True, help="all, or a comma list of full and part names."
+)
+@click.option(
+    "--layout",
+    type=click.Choice(("nhwc", "nchw")),
+    default="nhwc",
+    show_default=True,
+    help="Layout of 4-D inputs and outputs.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(("fp32", "fp16")),
+    default="fp32",
+    show_default=True,
+    help="fp16: weights and compute in float16, inputs and outputs float32.",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(("static", "dynamic")),
+    help="int8 with ONNX Runtime: static (calibrated on the run's dataset) or dynamic.",
+)
+@click.option("--untrained", is_flag=True, help="Export architecture NAME as built, without training.")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="With --untrained: a hyper-parameter."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.pass_context
 def export_command(
-    ctx: click.Context, run_dir: str, out: str | None, exporter: str, opset: int | None, as_json: bool
+    ctx: click.Context,
+    run_dir: str,
+    out: str | None,
+    exporter: str,
+    opset: int | None,
+    parts: str,
+    layout: str,
+    dtype: str,
+    quantize: str | None,
+    untrained: bool,
+    params: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Export a run's full model and each part; every file is checked against Keras."""
-    from zoo.export import export_run
+    from zoo.export import export_run, export_untrained
+    from zoo.hparams import parse_assignments
 
-    result = export_run(get_registry(ctx), run_dir, out=out, exporter=exporter, options={"opset": opset})
+    if quantize and dtype != "fp32":
+        raise click.UsageError("--quantize makes int8 files from float32: drop --dtype fp16")
+    if params and not untrained:
+        raise click.UsageError("-p sets hyper-parameters of an untrained export; a run has its own")
+    options = {"opset": opset, "stages": parts, "layout": layout, "dtype": dtype, "quantize": quantize}
+    if untrained:
+        result = export_untrained(
+            get_registry(ctx),
+            run_dir,
+            out=out,
+            exporter=exporter,
+            options=options,
+            hyperparameters=parse_assignments(params),
+        )
+    else:
+        result = export_run(get_registry(ctx), run_dir, out=out, exporter=exporter, options=options)
     if as_json:
         _emit_json({"path": str(result.path), **result.manifest})
         return

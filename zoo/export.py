@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo import atomic, modelcard, models
-from zoo.errors import ExportValidationError, OutputExists
+from zoo import atomic, data, modelcard, models
+from zoo.errors import DatasetUnavailable, ExportValidationError, InvalidOption, OutputExists
 from zoo.keras_env import import_keras
 from zoo.registry import Registry, resolve
 from zoo.runs import Run
@@ -27,6 +30,10 @@ class ExportJob:
 
     ``parts`` are in the architecture's order: applied one after the other they equal ``model``.
     ``samples`` are real test inputs, preprocessed as in training, for validation.
+    ``options``: ``opset``, ``stages`` (which of "full" and the parts to write; None: all),
+    ``layout``, ``dtype``, ``quantize``, ``untrained``, as the exporter understands them.
+    ``load_data()`` gives the run's dataset (for calibration and accuracy checks), or None when
+    it cannot be loaded here.
     """
 
     run: Run
@@ -36,6 +43,7 @@ class ExportJob:
     samples: np.ndarray
     out_dir: Path
     options: dict[str, Any] = field(default_factory=dict)
+    load_data: Callable[[], data.Arrays | None] = lambda: None
 
 
 @dataclass
@@ -57,6 +65,47 @@ def _check_replaceable(final: Path) -> None:
         )
 
 
+def parse_stages(spec: ArchitectureSpec, value: str | None) -> list[str] | None:
+    """``--parts``: ``all`` (None), or a comma list of ``full`` and part names."""
+    if value is None or value == "all":
+        return None
+    known = ["full", *spec.parts]
+    wanted = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in wanted if v not in known]
+    if unknown or not wanted:
+        raise InvalidOption(
+            f"--parts {value!r}: {spec.name!r} has {', '.join(known)} (or all)"
+            + (f"; not {', '.join(unknown)}" if unknown else "")
+        )
+    return [s for s in known if s in wanted]
+
+
+def default_out(run_path: Path, exporter: str, options: dict[str, Any]) -> Path:
+    """``RUN/onnx``, or ``RUN/onnx-nchw-fp16``, ``RUN/onnx-encoder`` and the like for other
+    layouts, precisions and selections of parts, so that one export never replaces another."""
+    stages = options.get("stages")
+    suffix = [
+        "+".join(stages) if stages else None,
+        options.get("layout") if options.get("layout") not in (None, "nhwc") else None,
+        options.get("dtype") if options.get("dtype") not in (None, "fp32") else None,
+        f"int8-{options['quantize']}" if options.get("quantize") else None,
+    ]
+    return run_path / "-".join([exporter, *[s for s in suffix if s]])
+
+
+def _dataset_loader(registry: Registry, spec: ArchitectureSpec, run: Run) -> Callable[[], data.Arrays | None]:
+    @functools.cache
+    def load() -> data.Arrays | None:
+        from zoo.train import load_arrays
+
+        try:
+            return load_arrays(registry, spec, str(run.config["dataset"]), run.config.get("data_dir"))
+        except (DatasetUnavailable, KeyError):
+            return None
+
+    return load
+
+
 def export_run(
     registry: Registry,
     run_dir: str | Path,
@@ -65,10 +114,13 @@ def export_run(
     options: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export the run's full model and each part; ``out`` defaults to ``RUN_DIR/<exporter>``."""
+    options = dict(options or {})
     exporter_spec = registry.exporter(exporter)
     run = Run.open(run_dir)
     spec = registry.architecture(run.architecture)
-    final = Path(out) if out is not None else run.path / exporter_spec.name
+    if isinstance(options.get("stages"), str):
+        options["stages"] = parse_stages(spec, options["stages"])
+    final = Path(out) if out is not None else default_out(run.path, exporter_spec.name, options)
     _check_replaceable(final)
     import_keras()  # before any plugin module imports it, so that its start-up stays quiet
     export_fn = resolve(exporter_spec.exporter, owner=f"exporter {exporter_spec.name!r}")
@@ -83,15 +135,14 @@ def export_run(
             parts=models.parts(spec, model),
             samples=samples,
             out_dir=tmp,
-            options=dict(options or {}),
+            options=options,
+            load_data=_dataset_loader(registry, spec, run),
         )
         manifest = export_fn(job)
         failed = [f"{f['part']}: {f['reason']}" for f in manifest["files"] if not f["passed"]]
         chain = manifest.get("chain")
         if chain and not chain["passed"]:
-            failed.append(
-                f"chain {'->'.join(chain['parts'])}: max abs difference {chain['max_abs_diff']:.3g}"
-            )
+            failed.append(f"chain {'->'.join(chain['parts'])}: {chain.get('reason') or 'differs'}")
         if failed:
             details = ", ".join(failed)
             raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({details})")
@@ -99,3 +150,46 @@ def export_run(
     if final == run.path / exporter_spec.name and (run.path / modelcard.README_FILE).is_file():
         modelcard.write(run.path)  # the model card gains its export section
     return ExportResult(path=final, manifest=manifest)
+
+
+def export_untrained(
+    registry: Registry,
+    name: str,
+    out: str | Path | None = None,
+    exporter: str = "onnx",
+    options: dict[str, Any] | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+) -> ExportResult:
+    """Export an architecture as built, untrained, for people who only want the graph; it is
+    validated like a trained one, on images from the ``synthetic`` dataset."""
+    from zoo import runs
+    from zoo.hparams import validate
+    from zoo.train import SAMPLE_COUNT, load_arrays
+
+    spec = registry.architecture(name)
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    model = models.build(spec, hyperparameters or {})
+    arrays = load_arrays(registry, spec, "synthetic", None)
+    final = Path(out) if out is not None else Path(f"{spec.name}-untrained-{exporter}")
+    with tempfile.TemporaryDirectory(prefix="zoo-untrained-") as tmp:
+        run_dir = Path(tmp)
+        config = {
+            "architecture": spec.name,
+            "plugin": spec.plugin,
+            "task": spec.task,
+            "family": spec.family,
+            "input_shape": list(spec.input_shape),
+            "parts": list(spec.parts),
+            "hyperparameters": validate(spec, hyperparameters or {}),
+            "dataset": "synthetic",
+            "preprocessing": ["scaled to [0, 1]", *arrays.notes],
+            "untrained": True,
+        }
+        atomic.write_json(run_dir / runs.CONFIG_FILE, config)
+        np.savez_compressed(
+            run_dir / runs.SAMPLES_FILE, x=arrays.x_test[:SAMPLE_COUNT], y=arrays.y_test[:SAMPLE_COUNT]
+        )
+        runs.save_model(model, run_dir)
+        options = {**(options or {}), "untrained": True}
+        return export_run(registry, run_dir, out=final, exporter=exporter, options=options)

@@ -24,12 +24,16 @@ import onnxruntime as ort
 from zoo import __version__
 from zoo.errors import ExportValidationError
 from zoo.export import ExportJob
+from zoo_onnx import layout as layout_
 from zoo_onnx import naming
+from zoo_onnx import precision as precision_
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-5
 TEST_DATA = "test_data"  # <part>/model.onnx + test_data_set_0/, the ONNX Model Zoo layout
 TEST_SET_BATCH = 8
+EVALUATION_SAMPLES = 1000  # test images a lower-precision file is scored on
+CALIBRATION_SAMPLES = 256  # training images static int8 quantization calibrates on
 
 
 def _file_name(part: str) -> str:
@@ -106,14 +110,19 @@ def _keras(model: Any, x: np.ndarray) -> list[np.ndarray]:
 
 
 def _parity(
-    session: ort.InferenceSession, model: Any, x: np.ndarray, batches: list[int], names: list[str]
+    session: ort.InferenceSession,
+    model: Any,
+    x: np.ndarray,
+    batches: list[int],
+    names: list[str],
+    layout: str = "nhwc",
 ) -> dict[str, dict[str, float]]:
     """Per output, the largest absolute and relative (to the largest Keras value) difference
     over the batch sizes."""
     worst = {name: {"max_abs_diff": 0.0, "max_rel_diff": 0.0} for name in names}
     for batch in batches:
         expected = _keras(model, x[:batch])
-        got = _run(session, x[:batch])
+        got = _run_nhwc(session, x[:batch], layout)
         if len(got) != len(expected):
             raise ExportValidationError(
                 f"the ONNX graph has {len(got)} outputs where the Keras model has {len(expected)}"
@@ -149,7 +158,9 @@ def _same_size_as_image(proto: onnx.ModelProto) -> set[str]:
     return same
 
 
-def _metadata(job: ExportJob, part: str, names: dict[str, list[str]]) -> dict[str, str]:
+def _metadata(
+    job: ExportJob, part: str, names: dict[str, list[str]], layout: str, precision: str
+) -> dict[str, str]:
     """What a file says about itself (``metadata_props``), so it can travel alone."""
     config = job.run.config
     metrics = {k: v for k, v in job.run.metrics.items() if k.startswith("test_")}
@@ -163,7 +174,8 @@ def _metadata(job: ExportJob, part: str, names: dict[str, list[str]]) -> dict[st
         "zoo.dataset": str(config.get("dataset", "")),
         "zoo.preprocessing": json.dumps(config.get("preprocessing", [])),
         "zoo.input_range": "[0, 1] float32",
-        "zoo.layout": "NHWC",
+        "zoo.layout": layout.upper(),
+        "zoo.precision": precision,
         "zoo.class_labels": json.dumps(config.get("class_names", [])),
         "zoo.inputs": json.dumps(names["inputs"]),
         "zoo.outputs": json.dumps(names["outputs"]),
@@ -197,25 +209,85 @@ def _write_test_set(
             (data / f"{kind}_{i}.pb").write_bytes(tensor.SerializeToString())
 
 
+def _to_layout(array: np.ndarray, layout: str) -> np.ndarray:
+    return (
+        np.ascontiguousarray(array.transpose(0, 3, 1, 2)) if layout == "nchw" and array.ndim == 4 else array
+    )
+
+
+def _from_layout(array: np.ndarray, layout: str) -> np.ndarray:
+    return array.transpose(0, 2, 3, 1) if layout == "nchw" and array.ndim == 4 else array
+
+
+class _Stages:
+    """The full model and its parts as Keras runs them, to feed and finish any one of them."""
+
+    def __init__(self, job: ExportJob) -> None:
+        self.models = {"full": job.model, **job.parts}
+        self.parts = list(job.parts)
+
+    def inputs(self, stage: str, images: np.ndarray) -> np.ndarray:
+        """What ``stage`` takes for ``images``: the images, or what the parts before it hand on."""
+        if stage == "full":
+            return images
+        h = images
+        for part in self.parts[: self.parts.index(stage)]:
+            h = _keras(self.models[part], h)[0]
+        return h
+
+    def finish(self, stage: str, handed_on: np.ndarray) -> np.ndarray:
+        """The final output, from what ``stage`` handed on, through the parts after it."""
+        if stage == "full":
+            return handed_on
+        h = handed_on
+        for part in self.parts[self.parts.index(stage) + 1 :]:
+            h = _keras(self.models[part], h)[0]
+        return h
+
+
+def _run_nhwc(session: ort.InferenceSession, x: np.ndarray, layout: str) -> list[np.ndarray]:
+    return [_from_layout(o, layout) for o in _run(session, _to_layout(x, layout))]
+
+
 def export(job: ExportJob) -> dict[str, Any]:
     """Write ``model.onnx`` and ``<part>.onnx`` into ``job.out_dir``; return the manifest."""
-    opset = int(job.options.get("opset") or DEFAULT_OPSET)
+    options = job.options
+    opset = int(options.get("opset") or DEFAULT_OPSET)
+    layout = options.get("layout") or "nhwc"
+    quantize = options.get("quantize")
+    precision = "int8" if quantize else options.get("dtype") or "fp32"
+    parts = list(job.parts)
+    wanted = options.get("stages") or ["full", *parts]
     x = job.samples.astype(np.float32)
     batches = sorted({1, len(x)})
-    parts = list(job.parts)
+    stages = _Stages(job)
 
-    # Inputs of each stage: the full model and the first part take images; each later part
-    # takes what Keras' previous part hands on (its first output) for them.
-    stages: list[tuple[str, Any, np.ndarray]] = [("full", job.model, x)]
-    h = x
-    for name, part in job.parts.items():
-        stages.append((name, part, h))
-        h = _keras(part, h)[0]
+    evaluation = None
+    if precision != "fp32":
+        arrays = job.load_data()
+        if arrays is not None:
+            evaluation = (
+                arrays.x_test[:EVALUATION_SAMPLES],
+                arrays.y_test[:EVALUATION_SAMPLES],
+                arrays.x_train,
+            )
+            source = f"the first {len(evaluation[0])} test images of {job.run.config.get('dataset')}"
+        else:
+            _, y = job.run.samples()
+            evaluation = (x, y, x)
+            source = f"the run's {len(x)} test samples (its dataset cannot be loaded here)"
+        reference_metric = precision_.metric(
+            job.spec.task, _keras(job.model, evaluation[0])[0], evaluation[0], evaluation[1]
+        )
 
     files: list[dict[str, Any]] = []
     sessions: dict[str, ort.InferenceSession] = {}
     same_size: set[str] = set()
-    for stage, model, inputs in stages:
+    for stage in ["full", *parts]:
+        if stage not in wanted:
+            continue
+        model = stages.models[stage]
+        inputs = stages.inputs(stage, x)
         path = job.out_dir / _file_name(stage)
         proto = _convert_and_check(model, path, opset, stage)
         extra = _output_layer_names(model)[1:]
@@ -223,32 +295,62 @@ def export(job: ExportJob) -> dict[str, Any]:
             job.spec.task, job.spec.family, stage, parts, extra, proto.graph
         )
         if stage == "full":
-            same_size = (
-                {output_names[0]} if proto.graph.output[0].name in _same_size_as_image(proto) else set()
-            )
+            probe = _same_size_as_image(proto)
+            same_size = {output_names[0]} if proto.graph.output[0].name in probe else set()
         naming.apply(proto, input_names, output_names, same_size)
+        if layout == "nchw":
+            proto = layout_.to_nchw(proto)
+        if precision == "fp16":
+            proto = precision_.to_fp16(proto)
+        elif precision == "int8":
+            calibration = None
+            if quantize == "static":
+                images = evaluation[2][:CALIBRATION_SAMPLES]
+                calibration = _to_layout(stages.inputs(stage, images), layout)
+            proto = precision_.to_int8(proto, quantize, calibration, job.out_dir)
         names = {"inputs": input_names, "outputs": output_names}
-        _set_metadata(proto, _metadata(job, stage, names))
+        _set_metadata(proto, _metadata(job, stage, names, layout, precision))
         _check(proto, path.name)
-        sessions[stage] = _session(proto)
-        parity = _parity(sessions[stage], model, inputs, batches, output_names)
+        sessions[stage] = session = _session(proto)
+        parity = _parity(session, model, inputs, batches, output_names, layout)
         diff = max(p["max_abs_diff"] for p in parity.values())
-        passed = diff <= TOLERANCE
-        validation = {
+        validation: dict[str, Any] = {
             "checker": "onnx.checker full check passed",
-            "against": "keras",
+            "against": "keras float32",
             "runtime": f"onnxruntime {ort.__version__} CPUExecutionProvider",
             "batch_sizes": batches,
             "max_abs_diff": diff,
             "outputs": parity,
-            "tolerance": TOLERANCE,
-            "passed": passed,
+            "tolerance": precision_.TEST_SET_TOLERANCE[precision],
         }
+        if precision == "fp32":
+            passed = diff <= TOLERANCE
+            reason = None if passed else f"max abs difference {diff:.3g} > {TOLERANCE:g}"
+        else:
+            ex, ey = evaluation[0], evaluation[1]
+            handed_on = _run_nhwc(session, stages.inputs(stage, ex), layout)[0]
+            name, value = precision_.metric(job.spec.task, stages.finish(stage, handed_on), ex, ey)
+            passed = precision_.within(precision, name, reference_metric[1], value)
+            validation["metric"] = {
+                "name": name,
+                "float32_keras": reference_metric[1],
+                precision: value,
+                "on": source,
+                "through": "this file" if stage == "full" else "this file with the other parts in Keras",
+                "allowed_change": precision_.ALLOWED_CHANGE[precision],
+            }
+            reason = None if passed else f"{name} {value:.4g} against {reference_metric[1]:.4g} in float32"
+        validation["passed"] = passed
         _set_metadata(proto, {"zoo.validation": json.dumps(validation)})
         onnx.save(proto, str(path))
-        test_inputs = {input_names[0]: inputs[:TEST_SET_BATCH]}
-        test_outputs = dict(zip(output_names, _keras(model, inputs[:TEST_SET_BATCH]), strict=True))
-        _write_test_set(job.out_dir / TEST_DATA / stage, path, test_inputs, test_outputs)
+        test_x = inputs[:TEST_SET_BATCH]
+        expected = _keras(model, test_x) if precision == "fp32" else _run_nhwc(session, test_x, layout)
+        _write_test_set(
+            job.out_dir / TEST_DATA / stage,
+            path,
+            {input_names[0]: _to_layout(test_x, layout)},
+            {n: _to_layout(o, layout) for n, o in zip(output_names, expected, strict=True)},
+        )
         files.append(
             {
                 "part": stage,
@@ -256,55 +358,93 @@ def export(job: ExportJob) -> dict[str, Any]:
                 "sha256": _sha256(path),
                 "bytes": path.stat().st_size,
                 "opset": next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                "layout": layout.upper(),
+                "precision": precision if precision != "int8" else f"int8 ({quantize})",
                 "inputs": [_tensor_info(v) for v in proto.graph.input],
                 "outputs": [_tensor_info(v) for v in proto.graph.output],
                 "checker": validation["checker"],
                 "parity": {k: v for k, v in validation.items() if k not in ("checker", "passed")},
                 "test_set": f"{TEST_DATA}/{stage}",
                 "passed": passed,
-                "reason": None if passed else f"max abs difference {diff:.3g} > {TOLERANCE:g}",
+                "reason": reason,
             }
         )
 
-    chained = x
-    for name in parts:
-        chained = _run(sessions[name], chained)[0]
-    chain_diff = _max_abs(chained, _keras(job.model, x)[0])
+    by_part = {f["part"]: f for f in files}
     links = [
         {
             "from": a,
-            "output": files[i + 1]["outputs"][0],
+            "output": by_part[a]["outputs"][0],
             "to": b,
-            "input": files[i + 2]["inputs"][0],
-            "agree": files[i + 1]["outputs"][0] == files[i + 2]["inputs"][0],
+            "input": by_part[b]["inputs"][0],
+            "agree": by_part[a]["outputs"][0] == by_part[b]["inputs"][0],
         }
-        for i, (a, b) in enumerate(itertools.pairwise(parts))
+        for a, b in itertools.pairwise(parts)
+        if a in by_part and b in by_part
     ]
     config = job.run.config
-    return {
+    manifest = {
         "format": "onnx",
         "zoo_version": __version__,
         "architecture": job.spec.name,
         "plugin": job.spec.plugin,
-        "run": str(job.run.path.resolve()),
+        "run": None if options.get("untrained") else str(job.run.path.resolve()),
+        "untrained": bool(options.get("untrained")),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "opset": opset,
         "versions": {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "tf2onnx": _tf2onnx_version()},
         "dataset": config.get("dataset"),
         "preprocessing": config.get("preprocessing", []),
         "class_labels": config.get("class_names", []),
-        "layout": "NHWC",
+        "layout": layout.upper(),
+        "precision": files[0]["precision"] if files else precision,
         "files": files,
         "links": links,
-        "chain": {
-            "parts": parts,
-            "against": "keras full model",
-            "batch_size": len(x),
-            "max_abs_diff": chain_diff,
-            "tolerance": TOLERANCE,
-            "passed": chain_diff <= TOLERANCE and all(link["agree"] for link in links),
-        },
     }
+    if all(p in sessions for p in parts):
+        manifest["chain"] = _chain(job, stages, sessions, x, layout, precision, evaluation, links)
+    return manifest
+
+
+def _chain(
+    job: ExportJob,
+    stages: _Stages,
+    sessions: dict[str, ort.InferenceSession],
+    x: np.ndarray,
+    layout: str,
+    precision: str,
+    evaluation: Any,
+    links: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The parts' files run one after the other against the full Keras model."""
+    parts = stages.parts
+
+    def chained(images: np.ndarray) -> np.ndarray:
+        h = images
+        for name in parts:
+            h = _run_nhwc(sessions[name], h, layout)[0]
+        return h
+
+    chain_diff = _max_abs(chained(x), _keras(job.model, x)[0])
+    result: dict[str, Any] = {
+        "parts": parts,
+        "against": "keras full model (float32)",
+        "batch_size": len(x),
+        "max_abs_diff": chain_diff,
+        "links_agree": all(link["agree"] for link in links),
+    }
+    if precision == "fp32":
+        result["tolerance"] = TOLERANCE
+        result["passed"] = chain_diff <= TOLERANCE and result["links_agree"]
+        result["reason"] = None if result["passed"] else f"max abs difference {chain_diff:.3g}"
+        return result
+    ex, ey = evaluation[0], evaluation[1]
+    reference = precision_.metric(job.spec.task, _keras(job.model, ex)[0], ex, ey)
+    name, value = precision_.metric(job.spec.task, chained(ex), ex, ey)
+    result["metric"] = {"name": name, "float32_keras": reference[1], precision: value}
+    result["passed"] = precision_.within(precision, name, reference[1], value) and result["links_agree"]
+    result["reason"] = None if result["passed"] else f"{name} {value:.4g} against {reference[1]:.4g}"
+    return result
 
 
 def _tf2onnx_version() -> str:

@@ -210,6 +210,15 @@ def _objects(values: Iterable[Any], shape: Sequence[int] | None = None) -> np.nd
     return array.reshape(shape) if shape is not None else array
 
 
+def _wrap(value: Any) -> np.ndarray:
+    """An object array, also for the scalars numpy returns from indexing (a 0-d tensor)."""
+    if isinstance(value, np.ndarray):
+        return value if value.dtype == object else _objects((int(v) for v in value.flat), value.shape)
+    array = np.empty((), dtype=object)
+    array[()] = value
+    return array
+
+
 def _integer_array(tensor: onnx.TensorProto) -> np.ndarray:
     if tensor.data_type not in _INT_TYPES:
         raise _Unknown("not an integer tensor")
@@ -248,6 +257,9 @@ class _Index:
             for attr in node.attribute:
                 if attr.name == "value":
                     return attr.t
+                if attr.name in ("value_int", "value_ints"):
+                    value = helper.get_attribute_value(attr)
+                    return numpy_helper.from_array(np.asarray(value, dtype=np.int64), name)
         return None
 
     def constant_array(self, name: str) -> np.ndarray | None:
@@ -440,7 +452,15 @@ class _Evaluator:
     def __call__(self, name: str) -> np.ndarray | None:
         try:
             return self.value(name)
-        except (_Unknown, ValueError, IndexError, TypeError):
+        except (
+            _Unknown,
+            ValueError,
+            IndexError,
+            TypeError,
+            ZeroDivisionError,
+            OverflowError,
+            RecursionError,
+        ):
             return None
 
     def value(self, name: str) -> np.ndarray:
@@ -453,7 +473,7 @@ class _Evaluator:
                 if node is None:
                     raise _Unknown(f"{name} is a graph input")
                 for out, value in zip(node.output, self._node(node), strict=False):
-                    self.memo[out] = value
+                    self.memo[out] = _wrap(value)
         return self.memo[name]
 
     def _ints(self, name: str) -> list[int]:
@@ -479,12 +499,14 @@ class _Evaluator:
             if dims is None:
                 raise _Unknown(f"shape of {node.input[0]} unknown")
             if op == "Size":
-                return [_objects([int(np.prod(_objects(dims))) if dims else 1], ())]
+                return [_wrap(_product(dims))]
             start, end = attrs.get("start", 0), attrs.get("end", len(dims))
             return [_objects(dims[slice(start, end)])]
         if op in _UNARY:
             return [np.frompyfunc(_UNARY[op], 1, 1)(self.value(node.input[0]))]
         if op in _ELEMENTWISE:
+            if attrs.get("fmod", 0):
+                raise _Unknown("Mod with fmod=1")
             values = [self.value(name) for name in node.input]
             result = values[0]
             for other in values[1:]:  # Max and Min take any number of inputs
@@ -496,6 +518,10 @@ class _Evaluator:
             value = self.value(node.input[0])
             if attrs["to"] == onnx.TensorProto.BOOL:
                 value = np.frompyfunc(lambda a: int(bool(_int(a))), 1, 1)(value)
+            else:  # a narrowing cast that would wrap around is not followed
+                info = np.iinfo(helper.tensor_dtype_to_np_dtype(attrs["to"]))
+                if any(isinstance(v, int) and not info.min <= v <= info.max for v in value.flat):
+                    raise _Unknown(f"{value} does not fit {info.dtype}")
             return [np.asarray(value, dtype=object)]
         if op == "Where":
             cond, a, b = (self.value(name) for name in node.input)
@@ -657,19 +683,19 @@ def _fold_runtime_shapes(model: onnx.ModelProto, notes: list[str]) -> None:
             if set(runtime) - {1} or any(not isinstance(v, int) for v in values[1].flat):
                 continue
             pads = [int(v) for v in values[1].flat]
-            node.input[1] = index.add_initializer(f"{node.name or 'pad'}_pads", pads)
-            notes.append(f"{_label(node)}: pads computed at run time from Shape -> constant {pads}")
-            if not any(pads) and _attrs(node).get("mode", b"constant") in (b"constant", "constant"):
+            removable = node.output[0] not in index.outputs and not _has_subgraphs(graph)
+            if not any(pads) and removable:  # a Pad that pads nothing, whatever its mode
                 bypass.append(node)
+                notes.append(f"{_label(node)}: pads computed at run time from Shape are all zero -> removed")
+            else:
+                node.input[1] = index.add_initializer(f"{node.name or 'pad'}_pads", pads)
+                notes.append(f"{_label(node)}: pads computed at run time from Shape -> constant {pads}")
     for node in bypass:
-        if node.output[0] in index.outputs or _has_subgraphs(graph):
-            continue
         for user in index.consumers.get(node.output[0], []):
             for i, name in enumerate(user.input):
                 if name == node.output[0]:
                     user.input[i] = node.input[0]
         graph.node.remove(node)
-        notes.append(f"{_label(node)}: pads are all zero -> removed")
 
 
 def _fold_slice(
@@ -690,9 +716,8 @@ def _fold_slice(
                 return None
             inputs[i] = list(value.flat)
     count = len(inputs[1])
-    if 3 in values or 4 in values:  # axes and steps must be plain numbers
-        if any(not isinstance(v, int) for i in (3, 4) for v in inputs.get(i, [])):
-            return None
+    if any(not isinstance(v, int) for i in (3, 4) for v in inputs.get(i, [])):
+        return None  # axes and steps must be plain numbers
     rank = len(dims) if dims is not None else None
     axes = inputs.get(3, list(range(count)))
     steps = inputs.get(4, [1] * count)
@@ -718,6 +743,8 @@ def _fold_slice(
 
 def _rewrite_conv_transposes(model: onnx.ModelProto, notes: list[str]) -> None:
     """ConvTranspose with asymmetric pads -> ConvTranspose without pads + a constant Slice."""
+    if _opset(model) < 10:  # Slice takes its bounds as inputs from opset 10 on
+        return
     graph = model.graph
     index = _Index(graph)
     shapes = _Shapes(model, index)
@@ -778,6 +805,11 @@ def _rewrite_conv_transposes(model: onnx.ModelProto, notes: list[str]) -> None:
         notes.append(f"{_label(node)}: asymmetric {how} {original} -> zero pads + Slice {crop.name}")
 
 
+def _same(a: onnx.NodeProto | None, b: onnx.NodeProto) -> bool:
+    """The same node (outputs are unique names; protobuf wrappers need not be the same object)."""
+    return a is not None and list(a.output) == list(b.output)
+
+
 def _chain(index: _Index, start: str, ops: Sequence[str]) -> list[onnx.NodeProto] | None:
     """The nodes ``ops`` (in order, backwards from the producer of ``start``), each the only
     consumer of the next one's output."""
@@ -787,7 +819,7 @@ def _chain(index: _Index, start: str, ops: Sequence[str]) -> list[onnx.NodeProto
         node = index.producer.get(name)
         if node is None or node.op_type != op:
             return None
-        if nodes and index.only_consumer(node.output[0]) is not nodes[-1]:
+        if nodes and not _same(index.only_consumer(node.output[0]), nodes[-1]):
             return None
         nodes.append(node)
         name = node.input[0]
@@ -862,7 +894,7 @@ def _rewrite_dilated_convs(model: onnx.ModelProto, notes: list[str]) -> None:
                 crop.input[0],
                 ["DepthToSpace", "Transpose", "Conv", "Transpose", "SpaceToDepth", "Transpose", "Pad"],
             )
-            if chain is None or index.only_consumer(chain[0].output[0]) is not crop:
+            if chain is None or not _same(index.only_consumer(chain[0].output[0]), crop):
                 continue
             d2s, t3, conv, t2, s2d, t1, pad = chain
             block = _attrs(s2d).get("blocksize")
@@ -893,7 +925,8 @@ def _rewrite_dilated_convs(model: onnx.ModelProto, notes: list[str]) -> None:
             if pads is None:
                 continue
             base = conv.name or conv.output[0]
-            dilated_out = index.unique(f"{base}_dilated")
+            name = index.unique(f"{base}_dilated")
+            dilated_out = index.unique(f"{name}:0")
             attrs = {
                 "kernel_shape": kernel,
                 "dilations": [block, block],
@@ -905,7 +938,7 @@ def _rewrite_dilated_convs(model: onnx.ModelProto, notes: list[str]) -> None:
                 "Conv",
                 [pad.input[0], *conv.input[1:]],
                 [dilated_out],
-                name=index.unique(f"{base}_dilated"),
+                name=name,
                 **attrs,
             )
             layout = helper.make_node(

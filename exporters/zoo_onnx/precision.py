@@ -1,0 +1,123 @@
+"""Lower precision: float16 weights and compute, or int8 through ONNX Runtime's quantization.
+
+Both keep float32 inputs and outputs, so a caller feeds the same arrays as to the float32
+file. Neither can match Keras within 1e-5, so they are judged by what the model is for: the
+change of its task metric on the test set against float32 (``ALLOWED_CHANGE``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+# How much worse than float32 a lower-precision file may score on the test set:
+# accuracy and pixel accuracy in percentage points, MSE as a relative increase.
+ALLOWED_CHANGE = {
+    "fp16": {"accuracy_points": 0.5, "mse_relative": 0.02},
+    "int8": {"accuracy_points": 1.5, "mse_relative": 0.25},
+}
+# What a runtime may differ by from the file's own outputs in its test set.
+TEST_SET_TOLERANCE = {"fp32": 1e-5, "fp16": 1e-3, "int8": 1e-2}
+CALIBRATION_BATCH = 32
+
+
+def topological_sort(graph: onnx.GraphProto) -> None:
+    """Order nodes so each comes after its inputs' producers (the float16 converter appends
+    its Cast nodes at the end, which onnx.checker rejects)."""
+    ready = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while pending:
+        progressed = [n for n in pending if all(i in ready for i in n.input)]
+        if not progressed:
+            raise ValueError("the graph has a cycle or an input nobody produces")
+        taken = {id(n) for n in progressed}
+        for node in progressed:
+            ordered.append(node)
+            ready.update(node.output)
+        pending = [n for n in pending if id(n) not in taken]
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Weights and compute in float16; inputs and outputs stay float32 (Cast at the edges)."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    metadata = list(model.metadata_props)
+    half = convert_float_to_float16(model, keep_io_types=True)
+    topological_sort(half.graph)
+    del half.metadata_props[:]
+    half.metadata_props.extend(metadata)
+    return half
+
+
+def to_int8(
+    model: onnx.ModelProto, mode: str, calibration: np.ndarray | None, work_dir: Path
+) -> onnx.ModelProto:
+    """int8 with ONNX Runtime: ``static`` (QDQ, activation ranges calibrated on ``calibration``,
+    inputs laid out as the model takes them) or ``dynamic`` (weights int8, activations
+    quantized at run time)."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+
+    metadata = list(model.metadata_props)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".quantize-") as tmp:
+        source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, str(source))
+        if mode == "dynamic":
+            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        else:
+            if calibration is None or not len(calibration):
+                raise ValueError("static quantization needs calibration inputs")
+            name = model.graph.input[0].name
+
+            class Batches(CalibrationDataReader):
+                def __init__(self) -> None:
+                    self.batches: Iterator[dict[str, np.ndarray]] = iter(
+                        {name: calibration[i : i + CALIBRATION_BATCH]}
+                        for i in range(0, len(calibration), CALIBRATION_BATCH)
+                    )
+
+                def get_next(self) -> dict[str, np.ndarray] | None:
+                    return next(self.batches, None)
+
+            quantize_static(
+                str(source),
+                str(target),
+                Batches(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+            )
+        quantized = onnx.load(str(target))
+    del quantized.metadata_props[:]
+    quantized.metadata_props.extend(metadata)
+    return quantized
+
+
+def metric(task: str, outputs: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[str, float]:
+    """The task's headline figure for outputs in NHWC: accuracy, MSE or pixel accuracy."""
+    if task == "classification":
+        return "accuracy", float(np.mean(outputs.argmax(axis=-1) == y))
+    if task == "segmentation":
+        from zoo.data import segmentation_masks
+
+        return "pixel_accuracy", float(np.mean(outputs.argmax(axis=-1) == segmentation_masks(x, y)))
+    return "mse", float(np.mean((outputs.astype(np.float64) - x) ** 2))
+
+
+def within(precision: str, name: str, reference: float, value: float) -> bool:
+    allowed = ALLOWED_CHANGE[precision]
+    if name == "mse":
+        return value <= reference * (1 + allowed["mse_relative"]) + 1e-7
+    return (reference - value) * 100 <= allowed["accuracy_points"]
