@@ -107,3 +107,17 @@ def test_zoo_verify_names_a_tampered_file_and_exits_1(runs, tmp_path):
 def test_verify_mistakes_are_one_line(tmp_path):
     result = invoke(REGISTRY, "verify", str(tmp_path))
     assert result.exit_code == 2 and "has no manifest.json" in result.stderr
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exported_files_hold_no_pattern_the_cuda_provider_runs_on_the_cpu(name, runs):
+    from zoo_onnx.rewrite import cpu_bound_patterns
+
+    manifest, protos = _files(runs.export(name))
+    for entry in manifest["files"]:
+        assert entry["cpu_bound_nodes"] == [] and cpu_bound_patterns(protos[entry["part"]]) == []
+        if entry["gpu_rewrites"]:
+            assert entry["gpu_rewrites_max_abs_diff"] <= 1e-6
+    if name == "conv-ae":
+        decoder = next(f for f in manifest["files"] if f["part"] == "decoder")
+        assert len(decoder["gpu_rewrites"]) == 3 and "asymmetric pads" in decoder["gpu_rewrites"][0]

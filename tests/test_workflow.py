@@ -85,12 +85,19 @@ def test_export_then_bench_through_the_cli(cli_run, registry):
         "encoder.onnx",
         "manifest.json",
         "model.onnx",
+        "test_data",
     ]
     encoder, decoder = manifest["files"][1], manifest["files"][2]
     assert encoder["inputs"][0]["shape"][1:] == [28, 28, 1]
     assert decoder["inputs"][0]["shape"][1:] == encoder["outputs"][0]["shape"][1:] == [4, 4, 32]
     assert manifest["links"] == [
-        {"from": "encoder", "output": encoder["outputs"][0], "to": "decoder", "input": decoder["inputs"][0]}
+        {
+            "from": "encoder",
+            "output": encoder["outputs"][0],
+            "to": "decoder",
+            "input": decoder["inputs"][0],
+            "agree": True,
+        }
     ]
 
     table = invoke(registry, "export", run)

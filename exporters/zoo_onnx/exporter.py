@@ -25,7 +25,7 @@ from zoo import __version__
 from zoo.errors import ExportValidationError
 from zoo.export import ExportJob
 from zoo_onnx import layout as layout_
-from zoo_onnx import naming
+from zoo_onnx import naming, rewrite
 from zoo_onnx import precision as precision_
 
 DEFAULT_OPSET = 17
@@ -290,6 +290,16 @@ def export(job: ExportJob) -> dict[str, Any]:
         inputs = stages.inputs(stage, x)
         path = job.out_dir / _file_name(stage)
         proto = _convert_and_check(model, path, opset, stage)
+        # Patterns ONNX Runtime's CUDA provider would run on the CPU, rewritten and proven exact.
+        gpu_ready, rewrites = rewrite.make_gpu_ready(proto)
+        rewrite_diff = None
+        if rewrites:
+            feed = proto.graph.input[0].name
+            rewrite_diff = max(
+                rewrite.check_equivalent(proto, gpu_ready, {feed: inputs[:b]}, atol=TOLERANCE)
+                for b in batches
+            )
+            proto = gpu_ready
         extra = _output_layer_names(model)[1:]
         input_names, output_names = naming.stage_names(
             job.spec.task, job.spec.family, stage, parts, extra, proto.graph
@@ -365,6 +375,9 @@ def export(job: ExportJob) -> dict[str, Any]:
                 "checker": validation["checker"],
                 "parity": {k: v for k, v in validation.items() if k not in ("checker", "passed")},
                 "test_set": f"{TEST_DATA}/{stage}",
+                "gpu_rewrites": rewrites,
+                "gpu_rewrites_max_abs_diff": rewrite_diff,
+                "cpu_bound_nodes": rewrite.cpu_bound_patterns(proto),
                 "passed": passed,
                 "reason": reason,
             }
