@@ -7,7 +7,6 @@ real test inputs at two batch sizes; the parts are also chained and compared wit
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -27,10 +26,10 @@ from zoo.export import ExportJob
 from zoo_onnx import layout as layout_
 from zoo_onnx import naming, rewrite
 from zoo_onnx import precision as precision_
+from zoo_onnx.verify import TEST_DATA, sha256_of
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-5
-TEST_DATA = "test_data"  # <part>/model.onnx + test_data_set_0/, the ONNX Model Zoo layout
 TEST_SET_BATCH = 8
 EVALUATION_SAMPLES = 1000  # test images a lower-precision file is scored on
 CALIBRATION_SAMPLES = 256  # training images static int8 quantization calibrates on
@@ -38,14 +37,6 @@ CALIBRATION_SAMPLES = 256  # training images static int8 quantization calibrates
 
 def _file_name(part: str) -> str:
     return "model.onnx" if part == "full" else f"{part}.onnx"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _tensor_info(value: onnx.ValueInfoProto) -> dict[str, Any]:
@@ -142,20 +133,19 @@ def _output_layer_names(model: Any) -> list[str]:
     return list(names) if names else [t._keras_history.operation.name for t in model.outputs]
 
 
-def _same_size_as_image(proto: onnx.ModelProto) -> set[str]:
-    """Outputs of the full model whose free spatial axes follow the image's (probed at two sizes)."""
+def _follows_image_size(proto: onnx.ModelProto) -> bool:
+    """Whether the full model's output has free spatial axes equal to the image's (probed at two
+    sizes), so that they can share the names ``height`` and ``width``."""
     graph = proto.graph
-    if not naming.free_spatial_axes(graph.input[0]):
-        return set()
+    if not naming.free_spatial_axes(graph.input[0]) or not naming.free_spatial_axes(graph.output[0]):
+        return False
     session = _session(proto)
     channels = graph.input[0].type.tensor_type.shape.dim[3].dim_value or 1
-    same = {o.name for o in graph.output if naming.free_spatial_axes(o)}
     for height, width in ((32, 32), (64, 48)):
-        outputs = _run(session, np.zeros((1, height, width, channels), np.float32))
-        for value, out in zip(graph.output, outputs, strict=True):
-            if out.ndim != 4 or out.shape[1:3] != (height, width):
-                same.discard(value.name)
-    return same
+        out = _run(session, np.zeros((1, height, width, channels), np.float32))[0]
+        if out.ndim != 4 or out.shape[1:3] != (height, width):
+            return False
+    return True
 
 
 def _metadata(
@@ -305,8 +295,7 @@ def export(job: ExportJob) -> dict[str, Any]:
             job.spec.task, job.spec.family, stage, parts, extra, proto.graph
         )
         if stage == "full":
-            probe = _same_size_as_image(proto)
-            same_size = {output_names[0]} if proto.graph.output[0].name in probe else set()
+            same_size = {output_names[0]} if _follows_image_size(proto) else set()
         naming.apply(proto, input_names, output_names, same_size)
         if layout == "nchw":
             proto = layout_.to_nchw(proto)
@@ -365,7 +354,7 @@ def export(job: ExportJob) -> dict[str, Any]:
             {
                 "part": stage,
                 "file": path.name,
-                "sha256": _sha256(path),
+                "sha256": sha256_of(path),
                 "bytes": path.stat().st_size,
                 "opset": next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
                 "layout": layout.upper(),

@@ -21,10 +21,10 @@ from zoo.errors import ModelFileError
 
 DEFAULT_TOLERANCE = 1e-5
 MANIFEST = "manifest.json"
-TEST_DATA = "test_data"
+TEST_DATA = "test_data"  # <part>/model.onnx + test_data_set_0/, the ONNX Model Zoo layout
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -76,7 +76,7 @@ def verify_file(
         result.setdefault("failures", []).append(message)
 
     if expected_sha256 is not None:
-        ok = _sha256(model_file) == expected_sha256
+        ok = sha256_of(model_file) == expected_sha256
         result["checks"].append("sha256 matches the manifest" if ok else "sha256 DIFFERS from the manifest")
         if not ok:
             fail("sha256 differs from the manifest")

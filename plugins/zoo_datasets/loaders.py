@@ -26,22 +26,27 @@ def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
         raise DatasetUnavailable(f"Cannot read {str(path)!r}: {exc}") from exc
 
 
+def _keras_download(module: str, title: str, where: str, put: str) -> tuple[np.ndarray, ...]:
+    """``keras.datasets.<module>.load_data()`` (cached in ~/.keras/datasets), or one line
+    saying where zoo looked and what to put where when the download fails."""
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, module).load_data()
+    except Exception as exc:
+        raise DatasetUnavailable(
+            f"{title} is not available: {where}, and Keras' download failed ({type(exc).__name__}). "
+            f"Put {put} in a folder and pass --data-dir or set ZOO_DATA_DIR"
+        ) from exc
+    return x_train, y_train, x_test, y_test
+
+
 def load_mnist(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray, ...]:
     """MNIST from ``data_dir/mnist.npz`` (Keras' layout), else Keras' own download."""
     if data_dir is not None and (data_dir / "mnist.npz").is_file():
         return _read_npz(data_dir / "mnist.npz")
     where = f"{str(data_dir)!r} has no mnist.npz" if data_dir else "no data directory was given"
-    try:
-        import keras
-
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as exc:
-        raise DatasetUnavailable(
-            f"MNIST is not available: {where}, and Keras' download failed "
-            f"({type(exc).__name__}). Put mnist.npz in a folder and pass --data-dir or set "
-            f"ZOO_DATA_DIR"
-        ) from exc
-    return x_train, y_train, x_test, y_test
+    return _keras_download("mnist", "MNIST", where, "mnist.npz")
 
 
 def _read_cifar_batches(folder: Path) -> tuple[np.ndarray, ...]:
@@ -71,16 +76,7 @@ def load_cifar10(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray,
         if data_dir
         else ("no data directory was given")
     )
-    try:
-        import keras
-
-        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
-    except Exception as exc:
-        raise DatasetUnavailable(
-            f"CIFAR-10 is not available: {where}, and Keras' download failed ({type(exc).__name__}). "
-            f"Put cifar10.npz in a folder and pass --data-dir or set ZOO_DATA_DIR"
-        ) from exc
-    return x_train, y_train, x_test, y_test
+    return _keras_download("cifar10", "CIFAR-10", where, "cifar10.npz")
 
 
 FASHION_FOLDER = "fashion-mnist"
@@ -164,17 +160,8 @@ def load_fashion_mnist(data_dir: Path | None, input_shape: tuple) -> tuple[np.nd
         if data_dir
         else "no data directory was given"
     )
-    try:
-        import keras
-
-        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
-    except Exception as exc:
-        raise DatasetUnavailable(
-            f"Fashion-MNIST is not available: {where}, and Keras' download failed "
-            f"({type(exc).__name__}). Put fashion_mnist.npz (or {FASHION_FOLDER}/ with "
-            f"{', '.join(FASHION_FILES.values())}) in a folder and pass --data-dir or set ZOO_DATA_DIR"
-        ) from exc
-    return x_train, y_train, x_test, y_test
+    put = f"fashion_mnist.npz (or {FASHION_FOLDER}/ with {', '.join(FASHION_FILES.values())})"
+    return _keras_download("fashion_mnist", "Fashion-MNIST", where, put)
 
 
 def load_mnist_sample(data_dir: Path | None, input_shape: tuple) -> tuple[np.ndarray, ...]:
