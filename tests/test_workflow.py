@@ -122,7 +122,16 @@ def test_export_then_bench_through_the_cli(cli_run, registry):
     assert report["provider"] == "cpu" and report["requested"] == "cpu" and report["fallback"] is None
     assert [r["batch_size"] for r in report["results"]] == [1, 8]
     for row in report["results"]:
-        assert set(row) == {"batch_size", "runs", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "samples_per_s"}
+        assert set(row) == {
+            "batch_size",
+            "runs",
+            "mean_ms",
+            "std_ms",
+            "p50_ms",
+            "p90_ms",
+            "p99_ms",
+            "samples_per_s",
+        }
         assert row["runs"] >= 10 and 0 < row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
 
 
@@ -221,3 +230,40 @@ def test_train_out_must_be_a_folder(registry, tmp_path):
     result = invoke(registry, "train", "lenet5", "--dataset", "synthetic", "--out", str(target))
     assert result.exit_code == 2
     assert result.stderr == f"zoo: error: --out '{target}' is a file, not a folder\n"
+
+
+def test_bench_a_fully_convolutional_model_at_a_chosen_size(runs, registry):
+    model = runs.export("fcn") / "model.onnx"
+    result = invoke(
+        registry,
+        "bench",
+        str(model),
+        "--batch-sizes",
+        "2",
+        "--seconds",
+        "0",
+        "--height",
+        "20",
+        "--width",
+        "36",
+        "--threads",
+        "1",
+        "--optimization",
+        "extended",
+        "--provider",
+        "cpu",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sizes"] == {"height": 20, "width": 36}
+    assert (
+        report["session_options"]["threads"] == 1 and report["session_options"]["optimization"] == "extended"
+    )
+    assert report["input_data"] == "random in [0, 1)"  # the run's samples are 28x28, not 20x36
+    assert report["session_create_ms"] > 0 and report["first_run_ms"] > 0 and report["peak_rss_mib"] > 10
+    assert {"mean_ms", "std_ms", "p50_ms", "p90_ms", "p99_ms"} <= set(report["results"][0])
+    missing = invoke(registry, "bench", str(model), "--provider", "cpu")
+    assert missing.exit_code == 2 and "--height N, --width N" in missing.stderr
+    bad = invoke(registry, "bench", str(model), "--axis", "height=x")
+    assert bad.exit_code == 2 and "is not NAME=N" in bad.stderr

@@ -9,6 +9,7 @@ why it fell back. No TensorFlow is imported on this path.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import sys
@@ -40,6 +41,7 @@ class Timing:
     batch_size: int
     runs: int
     mean_ms: float
+    std_ms: float
     p50_ms: float
     p90_ms: float
     p99_ms: float
@@ -56,6 +58,7 @@ def summarize(batch_size: int, latencies_s: list[float] | np.ndarray) -> Timing:
         batch_size=batch_size,
         runs=int(lat.size),
         mean_ms=float(lat.mean() * 1e3),
+        std_ms=float(lat.std() * 1e3),
         p50_ms=float(p50),
         p90_ms=float(p90),
         p99_ms=float(p99),
@@ -78,9 +81,52 @@ def cuda_unavailable_reason(available: list[str]) -> str:
     )
 
 
-def open_session(model: str | Path, provider: str = "auto", debug: bool = False) -> tuple[Any, str | None]:
-    """A session on the provider asked for; returns it and, for ``auto``, why CUDA was not used."""
+OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The ONNX Runtime session options that change CPU numbers, recorded with every report.
+
+    ``threads`` 0 lets ONNX Runtime choose (one intra-op thread per physical core).
+    """
+
+    threads: int = 0
+    optimization: str = "all"
+
+    def options(self, cuda: bool) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[self.optimization]
+        if cuda:
+            # A node the CUDA provider cannot take would otherwise run on the CPU, silently.
+            opts.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        return opts
+
+
+def open_session(
+    model: str | Path, provider: str = "auto", debug: bool = False, settings: SessionSettings | None = None
+) -> tuple[Any, str | None]:
+    """A session on the provider asked for; returns it and, for ``auto``, why CUDA was not used.
+
+    With CUDA, CPU fallback is disabled: a graph with a node CUDA cannot run is refused, with
+    ONNX Runtime's reason, instead of running partly on the CPU.
+    """
     import onnxruntime as ort
+
+    settings = settings or SessionSettings()
+    if settings.optimization not in OPTIMIZATION_LEVELS:
+        raise ProviderUnavailable(
+            f"Unknown optimization level {settings.optimization!r}. "
+            f"Available: {', '.join(OPTIMIZATION_LEVELS)}"
+        )
 
     path = Path(model)
     if not path.is_file():
@@ -97,43 +143,125 @@ def open_session(model: str | Path, provider: str = "auto", debug: bool = False)
             f"CUDA was asked for but cannot be used: {cuda_unavailable_reason(available)}"
         )
     want_cuda = provider == "cuda" or (provider == "auto" and PROVIDERS["cuda"] in available)
-    providers = [PROVIDERS["cuda"], PROVIDERS["cpu"]] if want_cuda else [PROVIDERS["cpu"]]
-    if not debug:
-        ort.set_default_logger_severity(4)  # we report a failed CUDA load ourselves, in one line
-    try:
-        session = ort.InferenceSession(str(path), providers=providers)
-    except Exception as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"ONNX Runtime cannot load {str(path)!r}: {message}") from exc
-    finally:
-        ort.set_default_logger_severity(2)
-    got_cuda = PROVIDERS["cuda"] in session.get_providers()
-    if provider == "cuda" and not got_cuda:
-        raise ProviderUnavailable(
-            f"CUDA was asked for but cannot be used: {cuda_unavailable_reason(available)}"
-        )
     fallback = None
-    if provider == "auto" and not got_cuda:
-        fallback = f"running on the CPU: {cuda_unavailable_reason(available)}"
+    if want_cuda:
+        session, reason = _cuda_session(ort, path, settings, debug, available)
+        if session is not None:
+            return session, None
+        if provider == "cuda":
+            raise ProviderUnavailable(f"CUDA was asked for but cannot be used: {reason}")
+        fallback = f"running on the CPU: {reason}"
+    try:
+        session = ort.InferenceSession(
+            str(path), sess_options=settings.options(cuda=False), providers=[PROVIDERS["cpu"]]
+        )
+    except Exception as exc:
+        raise ModelFileError(f"ONNX Runtime cannot load {str(path)!r}: {_first_line(exc)}") from exc
     return session, fallback
 
 
-def input_feed(session: Any, batch_size: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs in [0, 1) for every model input, the batch axis set to ``batch_size``."""
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _cuda_session(
+    ort: Any, path: Path, settings: SessionSettings, debug: bool, available: list[str]
+) -> tuple[Any | None, str]:
+    """A CUDA-only session (no CPU fallback), or None and the reason it cannot be had."""
+    if not debug:
+        ort.set_default_logger_severity(4)  # we report a failed CUDA load ourselves, in one line
+    try:
+        session = ort.InferenceSession(
+            str(path), sess_options=settings.options(cuda=True), providers=[PROVIDERS["cuda"]]
+        )
+    except Exception as exc:
+        if not _cuda_runs_anything(ort):
+            return None, cuda_unavailable_reason(available)
+        return None, f"the graph has nodes the CUDA provider cannot run ({_first_line(exc)})"
+    finally:
+        ort.set_default_logger_severity(2)
+    if PROVIDERS["cuda"] not in session.get_providers():
+        return None, cuda_unavailable_reason(available)
+    return session, ""
+
+
+@functools.cache
+def _cuda_runs_anything(ort: Any) -> bool:
+    """Whether a one-node graph (Add) gets a CUDA-only session: tells a CUDA provider that
+    cannot load apart from a graph it cannot run entirely."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "probe", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    try:
+        ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=[PROVIDERS["cuda"]])
+    except Exception:
+        return False
+    return True
+
+
+def input_feed(
+    session: Any,
+    batch_size: int,
+    seed: int = 0,
+    sizes: dict[str, int] | None = None,
+    samples: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Inputs for every model input, the batch axis set to ``batch_size``.
+
+    Named free axes (``height``, ``width``) take their value from ``sizes``. ``samples``, real
+    test inputs of the right shape, are repeated up to the batch size; otherwise the inputs are
+    random in [0, 1).
+    """
     rng = np.random.default_rng(seed)
+    sizes = sizes or {}
     feed = {}
     for value in session.get_inputs():
         dims = list(value.shape)
         if not dims:
             raise ModelFileError(f"Input {value.name!r} is a scalar; zoo bench needs a batch axis")
-        fixed = [d if isinstance(d, int) and d > 0 else None for d in dims[1:]]
+        fixed = [d if isinstance(d, int) and d > 0 else sizes.get(str(d)) for d in dims[1:]]
         if None in fixed:
-            raise ModelFileError(f"Input {value.name!r} has shape {dims}: only the batch axis may be dynamic")
+            free = [str(d) for d in dims[1:] if not (isinstance(d, int) and d > 0)]
+            options = [f"--{n} N" if n in ("height", "width") else f"--axis {n}=N" for n in free]
+            raise ModelFileError(
+                f"Input {value.name!r} has shape {dims}: give its free axes a size ({', '.join(options)})"
+            )
         dtype = _DTYPES.get(value.type)
         if dtype is None:
             raise ModelFileError(f"Input {value.name!r} has type {value.type}, which bench cannot fill")
-        feed[value.name] = rng.random((batch_size, *fixed)).astype(dtype)
+        shape = (batch_size, *fixed)
+        if samples is not None and tuple(samples.shape[1:]) == tuple(fixed) and len(feed) == 0:
+            repeats = -(-batch_size // len(samples))
+            feed[value.name] = np.concatenate([samples] * repeats)[:batch_size].astype(dtype)
+        else:
+            feed[value.name] = rng.random(shape).astype(dtype)
     return feed
+
+
+def run_samples(model: Path) -> np.ndarray | None:
+    """The run's real test inputs when ``model`` lies in a run's export folder
+    (``RUN/onnx*/file.onnx``, ``samples.npz`` in RUN), else None."""
+    candidate = model.resolve().parent.parent / "samples.npz"
+    if not candidate.is_file():
+        return None
+    try:
+        with np.load(candidate, allow_pickle=False) as data:
+            return np.asarray(data["x"], dtype=np.float32)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def time_runs(
@@ -170,15 +298,33 @@ def bench(
     min_runs: int = 10,
     warmup: int = 3,
     debug: bool = False,
+    settings: SessionSettings | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Benchmark ``model`` at each batch size; the report is JSON-able."""
+    """Benchmark ``model`` at each batch size; the report is JSON-able.
+
+    Besides each batch size's latencies it records how long the session took to create, the
+    first run apart (it includes ONNX Runtime's lazy initialization), and the peak RSS.
+    """
     import onnxruntime as ort
 
-    session, fallback = open_session(model, provider, debug)
+    settings = settings or SessionSettings()
+    started = time.perf_counter()
+    session, fallback = open_session(model, provider, debug, settings)
+    session_seconds = time.perf_counter() - started
     used = session.get_providers()[0]
+    samples = run_samples(Path(model))
     results = []
+    first_run_ms = None
+    real = False
     for batch in batch_sizes:
-        feed = input_feed(session, batch)
+        feed = input_feed(session, batch, sizes=sizes, samples=samples)
+        first = feed[session.get_inputs()[0].name]
+        real = samples is not None and tuple(samples.shape[1:]) == tuple(first.shape[1:])
+        if first_run_ms is None:
+            start = time.perf_counter()
+            session.run(None, feed)
+            first_run_ms = (time.perf_counter() - start) * 1e3
         results.append(asdict(summarize(batch, time_runs(session, feed, seconds, min_runs, warmup))))
     return {
         "model": str(model),
@@ -188,7 +334,16 @@ def bench(
         "fallback": fallback,
         "onnxruntime": ort.__version__,
         "machine": machine(),
+        "session_options": {
+            **asdict(settings),
+            "cpu_ep_fallback": "disabled" if used == PROVIDERS["cuda"] else "n/a",
+        },
         "inputs": [{"name": v.name, "shape": list(v.shape), "type": v.type} for v in session.get_inputs()],
+        "input_data": "the run's test samples" if real else "random in [0, 1)",
+        "sizes": dict(sizes or {}),
+        "session_create_ms": round(session_seconds * 1e3, 3),
+        "first_run_ms": round(first_run_ms or 0.0, 3),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "seconds_per_batch_size": seconds,
         "results": results,
     }

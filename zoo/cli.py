@@ -523,6 +523,16 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     return sizes
 
 
+def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, int]:
+    sizes = {}
+    for item in value:
+        name, _, number = item.partition("=")
+        if not name or not number.isdigit() or int(number) < 1:
+            raise click.BadParameter(f"{item!r} is not NAME=N with N a positive integer")
+        sizes[name] = int(number)
+    return sizes
+
+
 @cli.command("bench")
 @click.argument("model")
 @click.option(
@@ -546,20 +556,59 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     show_default=True,
     help="Timed seconds per batch size (at least 10 runs).",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Intra-op threads (0: ORT's choice).",
+)
+@click.option(
+    "--optimization",
+    type=click.Choice(("disable", "basic", "extended", "all")),
+    default="all",
+    show_default=True,
+    help="ONNX Runtime's graph optimization level.",
+)
+@click.option(
+    "--height", type=click.IntRange(min=1), help="Size of a free 'height' axis (fully convolutional models)."
+)
+@click.option("--width", type=click.IntRange(min=1), help="Size of a free 'width' axis.")
+@click.option(
+    "--axis",
+    "axes",
+    multiple=True,
+    metavar="NAME=N",
+    callback=_axis_sizes,
+    help="Size of any other free axis.",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
 @click.pass_context
 def bench_command(
-    ctx: click.Context, model: str, provider: str, batch_sizes: tuple[int, ...], seconds: float, as_json: bool
+    ctx: click.Context,
+    model: str,
+    provider: str,
+    batch_sizes: tuple[int, ...],
+    seconds: float,
+    threads: int,
+    optimization: str,
+    height: int | None,
+    width: int | None,
+    axes: dict[str, int],
+    as_json: bool,
 ) -> None:
     """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size."""
-    from zoo.bench import bench
+    from zoo.bench import SessionSettings, bench
 
+    sizes = {**axes, **({"height": height} if height else {}), **({"width": width} if width else {})}
     report = bench(
         model,
         provider=provider,
         batch_sizes=batch_sizes,
         seconds=seconds,
         debug=ctx.meta.get("zoo.debug", False),
+        settings=SessionSettings(threads=threads, optimization=optimization),
+        sizes=sizes,
     )
     if report["fallback"]:
         click.echo(f"zoo: {report['fallback']}", err=True)
@@ -569,12 +618,20 @@ def bench_command(
     m = report["machine"]
     click.echo(
         f"{report['model']} on {report['provider']} (onnxruntime {report['onnxruntime']}, "
-        f"{m['cpu']}, {m['cores']} cores)"
+        f"{m['cpu']}, {m['cores']} cores; threads {report['session_options']['threads'] or 'auto'}, "
+        f"optimization {report['session_options']['optimization']})"
+    )
+    click.echo(
+        f"session created in {report['session_create_ms']:.1f} ms, "
+        f"first run {report['first_run_ms']:.2f} ms, peak RSS {report['peak_rss_mib']:.0f} MiB; "
+        f"inputs: {report['input_data']}"
     )
     rows = [
         [
             str(r["batch_size"]),
             str(r["runs"]),
+            f"{r['mean_ms']:.3f}",
+            f"{r['std_ms']:.3f}",
             f"{r['p50_ms']:.3f}",
             f"{r['p90_ms']:.3f}",
             f"{r['p99_ms']:.3f}",
@@ -582,7 +639,9 @@ def bench_command(
         ]
         for r in report["results"]
     ]
-    click.echo(_table(rows, ["BATCH", "RUNS", "P50 MS", "P90 MS", "P99 MS", "SAMPLES/S"]))
+    click.echo(
+        _table(rows, ["BATCH", "RUNS", "MEAN MS", "STD MS", "P50 MS", "P90 MS", "P99 MS", "SAMPLES/S"])
+    )
 
 
 def main() -> None:
