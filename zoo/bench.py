@@ -264,19 +264,25 @@ def peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def time_runs(
-    session: Any, feed: dict[str, np.ndarray], seconds: float, min_runs: int, warmup: int
-) -> list[float]:
-    """Run ``warmup`` times, then until ``seconds`` have passed and ``min_runs`` were made."""
+def time_calls(fn: Any, seconds: float, min_runs: int, warmup: int) -> list[float]:
+    """Call ``fn`` ``warmup`` times, then until ``seconds`` have passed and ``min_runs`` were made;
+    the latencies in seconds."""
     for _ in range(warmup):
-        session.run(None, feed)
+        fn()
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     while len(latencies) < min_runs or time.perf_counter() < deadline:
         start = time.perf_counter()
-        session.run(None, feed)
+        fn()
         latencies.append(time.perf_counter() - start)
     return latencies
+
+
+def time_runs(
+    session: Any, feed: dict[str, np.ndarray], seconds: float, min_runs: int, warmup: int
+) -> list[float]:
+    """``time_calls`` of one session on one feed."""
+    return time_calls(lambda: session.run(None, feed), seconds, min_runs, warmup)
 
 
 def machine() -> dict[str, Any]:

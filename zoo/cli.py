@@ -582,6 +582,11 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     callback=_axis_sizes,
     help="Size of any other free axis.",
 )
+@click.option(
+    "--against",
+    type=click.Choice(("keras",)),
+    help="With RUN_DIR: also time the run's Keras model (tf.function and predict) on the same inputs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
 @click.pass_context
 def bench_command(
@@ -595,11 +600,22 @@ def bench_command(
     height: int | None,
     width: int | None,
     axes: dict[str, int],
+    against: str | None,
     as_json: bool,
 ) -> None:
-    """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size."""
+    """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size.
+
+    MODEL may be a run folder: every exported part, their chain and (--against keras) the
+    run's Keras model, measured side by side in one process.
+    """
     from zoo.bench import SessionSettings, bench
 
+    settings = SessionSettings(threads=threads, optimization=optimization)
+    if Path(model).is_dir():
+        _bench_run(ctx, model, provider, batch_sizes, seconds, settings, against, as_json)
+        return
+    if against:
+        raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
     sizes = {**axes, **({"height": height} if height else {}), **({"width": width} if width else {})}
     report = bench(
         model,
@@ -607,7 +623,7 @@ def bench_command(
         batch_sizes=batch_sizes,
         seconds=seconds,
         debug=ctx.meta.get("zoo.debug", False),
-        settings=SessionSettings(threads=threads, optimization=optimization),
+        settings=settings,
         sizes=sizes,
     )
     if report["fallback"]:
@@ -642,6 +658,55 @@ def bench_command(
     click.echo(
         _table(rows, ["BATCH", "RUNS", "MEAN MS", "STD MS", "P50 MS", "P90 MS", "P99 MS", "SAMPLES/S"])
     )
+
+
+def _bench_run(
+    ctx: click.Context,
+    run_dir: str,
+    provider: str,
+    batch_sizes: tuple[int, ...],
+    seconds: float,
+    settings: Any,
+    against: str | None,
+    as_json: bool,
+) -> None:
+    from zoo.bench_run import bench_run
+
+    report = bench_run(
+        run_dir,
+        provider=provider,
+        batch_sizes=batch_sizes,
+        seconds=seconds,
+        settings=settings,
+        against_keras=against == "keras",
+        registry=get_registry(ctx) if against else None,
+        debug=ctx.meta.get("zoo.debug", False),
+    )
+    if report["fallback"]:
+        click.echo(f"zoo: {report['fallback']}", err=True)
+    if as_json:
+        _emit_json(report)
+        return
+    m = report["machine"]
+    click.echo(
+        f"{report['run']} ({report['architecture']}) on {report['provider']} "
+        f"(onnxruntime {report['onnxruntime']}, {m['cpu']}, {m['cores']} cores); "
+        f"inputs: {report['input_data']}"
+    )
+    rows = [
+        [
+            r["method"],
+            str(r["batch_size"]),
+            str(r["runs"]),
+            f"{r['p50_ms']:.3f}",
+            f"{r['p90_ms']:.3f}",
+            f"{r['samples_per_s']:,.0f}",
+        ]
+        for r in report["rows"]
+    ]
+    click.echo(_table(rows, ["METHOD", "BATCH", "RUNS", "P50 MS", "P90 MS", "SAMPLES/S"]))
+    for batch, ratio in report.get("speedup_over_keras_tf_function", {}).items():
+        click.echo(f"batch {batch}: onnxruntime full model is {ratio:.2f}x keras tf.function (p50)")
 
 
 def main() -> None:

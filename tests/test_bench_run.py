@@ -1,0 +1,60 @@
+"""`zoo bench RUN_DIR`: every exported part, their chain and the run's Keras model side by side."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import invoke
+
+
+def test_a_run_is_benchmarked_part_by_part_with_keras_beside_it(runs, registry):
+    runs.export("lenet5")
+    run = runs.run("lenet5")
+    result = invoke(
+        registry,
+        "bench",
+        str(run),
+        "--against",
+        "keras",
+        "--batch-sizes",
+        "1,4",
+        "--seconds",
+        "0",
+        "--provider",
+        "cpu",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    methods = {(r["method"], r["batch_size"]) for r in report["rows"]}
+    for batch in (1, 4):
+        for method in (
+            "onnxruntime full",
+            "onnxruntime features",
+            "onnxruntime head",
+            "onnxruntime chain features->head",
+            "keras tf.function",
+            "keras predict",
+        ):
+            assert (method, batch) in methods
+    assert all(r["runs"] >= 10 for r in report["rows"])
+    assert set(report["speedup_over_keras_tf_function"]) == {"1", "4"}
+    assert all(v > 0 for v in report["speedup_over_keras_tf_function"].values())
+    assert report["provider"] == "cpu" and report["input_data"].startswith("the run's test samples")
+    table = invoke(registry, "bench", str(run), "--batch-sizes", "1", "--seconds", "0", "--provider", "cpu")
+    assert (
+        table.exit_code == 0
+        and "METHOD" in table.stdout
+        and "onnxruntime chain features->head" in table.stdout
+    )
+
+
+def test_bench_of_a_run_without_an_export_says_what_to_do(registry, tmp_path, runs):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs.run("dense-ae"), run, ignore=shutil.ignore_patterns("onnx*"))
+    result = invoke(registry, "bench", str(run), "--provider", "cpu")
+    assert result.exit_code == 2 and "has no readable onnx/manifest.json: run `zoo export" in result.stderr
+    single = invoke(registry, "bench", str(run / "model.keras"), "--against", "keras")
+    assert single.exit_code == 2 and "--against keras needs a run folder" in single.stderr
