@@ -58,3 +58,23 @@ def test_bench_of_a_run_without_an_export_says_what_to_do(registry, tmp_path, ru
     assert result.exit_code == 2 and "has no readable onnx/manifest.json: run `zoo export" in result.stderr
     single = invoke(registry, "bench", str(run / "model.keras"), "--against", "keras")
     assert single.exit_code == 2 and "--against keras needs a run folder" in single.stderr
+
+
+def test_plot_draws_latency_and_throughput_against_batch_size(runs, registry, tmp_path):
+    model = runs.export("lenet5") / "head.onnx"
+    png = tmp_path / "bench.png"
+    result = invoke(
+        registry,
+        "bench",
+        str(model),
+        "--batch-sizes",
+        "1,2",
+        "--seconds",
+        "0",
+        "--provider",
+        "cpu",
+        "--plot",
+        str(png),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "plot written to" in result.stderr

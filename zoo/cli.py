@@ -587,6 +587,9 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     type=click.Choice(("keras",)),
     help="With RUN_DIR: also time the run's Keras model (tf.function and predict) on the same inputs.",
 )
+@click.option(
+    "--plot", "plot_path", metavar="PNG", help="Also draw latency and throughput against batch size."
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
 @click.pass_context
 def bench_command(
@@ -601,6 +604,7 @@ def bench_command(
     width: int | None,
     axes: dict[str, int],
     against: str | None,
+    plot_path: str | None,
     as_json: bool,
 ) -> None:
     """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size.
@@ -612,7 +616,10 @@ def bench_command(
 
     settings = SessionSettings(threads=threads, optimization=optimization)
     if Path(model).is_dir():
-        _bench_run(ctx, model, provider, batch_sizes, seconds, settings, against, as_json)
+        report = _bench_run(ctx, model, provider, batch_sizes, seconds, settings, against, as_json)
+        _bench_plot(
+            plot_path, report["rows"], f"{report['architecture']}: {report['run']} on {report['provider']}"
+        )
         return
     if against:
         raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
@@ -628,6 +635,8 @@ def bench_command(
     )
     if report["fallback"]:
         click.echo(f"zoo: {report['fallback']}", err=True)
+    rows = [{"method": f"onnxruntime {report['provider']}", **r} for r in report["results"]]
+    _bench_plot(plot_path, rows, f"{report['model']} on {report['provider']}")
     if as_json:
         _emit_json(report)
         return
@@ -669,7 +678,7 @@ def _bench_run(
     settings: Any,
     against: str | None,
     as_json: bool,
-) -> None:
+) -> dict[str, Any]:
     from zoo.bench_run import bench_run
 
     report = bench_run(
@@ -686,7 +695,7 @@ def _bench_run(
         click.echo(f"zoo: {report['fallback']}", err=True)
     if as_json:
         _emit_json(report)
-        return
+        return report
     m = report["machine"]
     click.echo(
         f"{report['run']} ({report['architecture']}) on {report['provider']} "
@@ -707,6 +716,15 @@ def _bench_run(
     click.echo(_table(rows, ["METHOD", "BATCH", "RUNS", "P50 MS", "P90 MS", "SAMPLES/S"]))
     for batch, ratio in report.get("speedup_over_keras_tf_function", {}).items():
         click.echo(f"batch {batch}: onnxruntime full model is {ratio:.2f}x keras tf.function (p50)")
+    return report
+
+
+def _bench_plot(path: str | None, rows: list[dict[str, Any]], title: str) -> None:
+    if path:
+        from zoo.plots import bench_png
+
+        bench_png(rows, path, title)
+        click.echo(f"zoo: plot written to {path}", err=True)
 
 
 def main() -> None:

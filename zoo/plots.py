@@ -299,3 +299,38 @@ def segmentation_png(
 
     fig = _grid([("image", x), ("true classes", truth), ("predicted", predicted)], shown, title, show)
     return _save(fig, path)
+
+
+def bench_png(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str) -> Path:
+    """Latency (p50, with p90 as a band edge) and throughput against batch size, one line per
+    method (``row["method"]``), both axes logarithmic."""
+    fig = _figure(11, 4.2)
+    latency, throughput = fig.subplots(1, 2)
+    methods: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        methods.setdefault(str(row.get("method", "onnxruntime")), []).append(row)
+    for method, points in methods.items():
+        points = sorted(points, key=lambda r: r["batch_size"])
+        batches = [p["batch_size"] for p in points]
+        (line,) = latency.plot(batches, [p["p50_ms"] for p in points], marker="o", label=method)
+        if all("p90_ms" in p for p in points):
+            latency.fill_between(
+                batches,
+                [p["p50_ms"] for p in points],
+                [p["p90_ms"] for p in points],
+                color=line.get_color(),
+                alpha=0.15,
+            )
+        throughput.plot(batches, [p["samples_per_s"] for p in points], marker="o", label=method)
+    for ax, label in (
+        (latency, "latency per call, ms (p50; band to p90)"),
+        (throughput, "samples per second"),
+    ):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    throughput.legend(fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)
