@@ -16,14 +16,11 @@ from typing import Any
 import click
 
 from zoo import __version__, settings
+from zoo.cli_output import emit_json, get_registry, table
 from zoo.describe import format_shape
 from zoo.distribute import STRATEGIES
 from zoo.errors import ZooError
-from zoo.registry import Registry
 from zoo.specs import FAMILIES, LR_SCHEDULES
-
-PROVIDER_CHOICES = ("auto", "cuda", "cpu")
-
 
 MAX_MESSAGE = 400  # an exception may carry a whole tensor; a message is for reading
 
@@ -72,33 +69,6 @@ class ZooGroup(click.Group):
         return code
 
 
-def _warn(message: str) -> None:
-    click.echo(f"zoo: warning: {message}", err=True)
-
-
-def get_registry(ctx: click.Context) -> Registry:
-    """The registry given by the caller (tests), else every installed plugin's."""
-    root = ctx.find_root()
-    if root.obj is None:
-        from zoo.host import load_registry
-
-        root.obj = load_registry(warn=_warn)
-    return root.obj
-
-
-def _emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2))
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
-        for row in [headers, *rows]
-    ]
-    return "\n".join(lines)
-
-
 @click.group(cls=ZooGroup, no_args_is_help=True)
 @click.version_option(__version__, prog_name="zoo")
 @click.option("--debug", is_flag=True, help="Show tracebacks and ONNX Runtime's own log.")
@@ -126,13 +96,13 @@ def list_command(ctx: click.Context, pattern: str | None, family: str | None, as
     ]
     rows = [architecture_row(s) for s in specs]
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     if not rows:
         click.echo("No architectures match.", err=True)
         return
     click.echo(
-        _table(
+        table(
             [
                 [
                     r["name"],
@@ -159,7 +129,7 @@ def info_command(ctx: click.Context, name: str, as_json: bool) -> None:
 
     info = architecture_info(get_registry(ctx), name)
     if as_json:
-        _emit_json(info)
+        emit_json(info)
     else:
         click.echo(format_info(info))
 
@@ -173,7 +143,7 @@ def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     # A plugin that failed is always shown, built-in or not.
     records = [p for p in get_registry(ctx).plugins if show_all or not p.builtin or p.error]
     if as_json:
-        _emit_json([p.to_json() for p in records])
+        emit_json([p.to_json() for p in records])
         return
     if not records:
         click.echo("No third-party plugins installed (--all shows the built-in ones).", err=True)
@@ -189,7 +159,7 @@ def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         ]
         for p in records
     ]
-    click.echo(_table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "STATUS"]))
+    click.echo(table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "STATUS"]))
 
 
 @cli.command("train")
@@ -326,7 +296,7 @@ def runs_command(folder: str, as_json: bool) -> None:
 
     rows = [run_row(run) for run in find_runs(Path(folder))]
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     if not rows:
         click.echo(f"No run folders in {folder!r}.", err=True)
@@ -343,7 +313,7 @@ def runs_command(folder: str, as_json: bool) -> None:
         ]
         for r in rows
     ]
-    click.echo(_table(table, ["RUN", "ARCHITECTURE", "DATASET", "STATUS", "EPOCHS", "TEST", "CREATED"]))
+    click.echo(table(table, ["RUN", "ARCHITECTURE", "DATASET", "STATUS", "EPOCHS", "TEST", "CREATED"]))
 
 
 @cli.command("evaluate")
@@ -357,7 +327,7 @@ def evaluate_command(ctx: click.Context, run_dir: str, data_dir: str | None, as_
 
     report = evaluate_run(get_registry(ctx), run_dir, data_dir=data_dir)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
         return
     click.echo(
         f"{report['run']}: {report['architecture']} on {report['dataset']} "
@@ -367,7 +337,7 @@ def evaluate_command(ctx: click.Context, run_dir: str, data_dir: str | None, as_
         [name, f"{value:.6g}", "-" if report["recorded"][name] is None else f"{report['recorded'][name]:.6g}"]
         for name, value in report["metrics"].items()
     ]
-    click.echo(_table(rows, ["METRIC", "NOW", "RECORDED"]))
+    click.echo(table(rows, ["METRIC", "NOW", "RECORDED"]))
 
 
 @cli.command("datasets")
@@ -379,7 +349,7 @@ def datasets_command(ctx: click.Context, as_json: bool) -> None:
 
     rows = [dataset_row(d) for d in sorted(get_registry(ctx).datasets.values(), key=lambda d: d.name)]
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     table = [
         [
@@ -391,7 +361,7 @@ def datasets_command(ctx: click.Context, as_json: bool) -> None:
         ]
         for r in rows
     ]
-    click.echo(_table(table, ["NAME", "IMAGES", "CLASSES", "PLUGIN", "SUMMARY"]))
+    click.echo(table(table, ["NAME", "IMAGES", "CLASSES", "PLUGIN", "SUMMARY"]))
 
 
 @cli.command("export")
@@ -462,7 +432,7 @@ def export_command(
     else:
         result = export_run(get_registry(ctx), run_dir, out=out, exporter=exporter, options=options)
     if as_json:
-        _emit_json({"path": str(result.path), **result.manifest})
+        emit_json({"path": str(result.path), **result.manifest})
         return
     rows = [
         [
@@ -474,7 +444,7 @@ def export_command(
         ]
         for f in result.manifest["files"]
     ]
-    click.echo(_table(rows, ["PART", "FILE", "INPUT", "OUTPUT", "MAX |ONNX-KERAS|"]))
+    click.echo(table(rows, ["PART", "FILE", "INPUT", "OUTPUT", "MAX |ONNX-KERAS|"]))
     chain = result.manifest.get("chain")
     if chain:
         click.echo(
@@ -501,7 +471,7 @@ def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool
         raise click.UsageError(f"exporter {exporter!r} offers no verification")
     report = resolve(spec.verifier, owner=f"exporter {exporter!r}")(path, reference=reference)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
     else:
         for f in report["files"]:
             click.echo(f"{'ok  ' if f['passed'] else 'FAIL'} {f['file']}")
@@ -513,218 +483,9 @@ def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool
         ctx.exit(1)
 
 
-def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or any(s < 1 for s in sizes):
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of positive integers")
-    return sizes
+from zoo.cli_bench import bench_command  # noqa: E402  (it uses the group's helpers)
 
-
-def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, int]:
-    sizes = {}
-    for item in value:
-        name, _, number = item.partition("=")
-        if not name or not number.isdigit() or int(number) < 1:
-            raise click.BadParameter(f"{item!r} is not NAME=N with N a positive integer")
-        sizes[name] = int(number)
-    return sizes
-
-
-@cli.command("bench")
-@click.argument("model")
-@click.option(
-    "--provider",
-    type=click.Choice(PROVIDER_CHOICES),
-    default="auto",
-    show_default=True,
-    help="auto: CUDA if it really works, else CPU (and says why).",
-)
-@click.option(
-    "--batch-sizes",
-    default="1,32,256",
-    show_default=True,
-    callback=_batch_sizes,
-    help="Comma-separated batch sizes.",
-)
-@click.option(
-    "--seconds",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Timed seconds per batch size (at least 10 runs).",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Intra-op threads (0: ORT's choice).",
-)
-@click.option(
-    "--optimization",
-    type=click.Choice(("disable", "basic", "extended", "all")),
-    default="all",
-    show_default=True,
-    help="ONNX Runtime's graph optimization level.",
-)
-@click.option(
-    "--height", type=click.IntRange(min=1), help="Size of a free 'height' axis (fully convolutional models)."
-)
-@click.option("--width", type=click.IntRange(min=1), help="Size of a free 'width' axis.")
-@click.option(
-    "--axis",
-    "axes",
-    multiple=True,
-    metavar="NAME=N",
-    callback=_axis_sizes,
-    help="Size of any other free axis.",
-)
-@click.option(
-    "--against",
-    type=click.Choice(("keras",)),
-    help="With RUN_DIR: also time the run's Keras model (tf.function and predict) on the same inputs.",
-)
-@click.option(
-    "--plot", "plot_path", metavar="PNG", help="Also draw latency and throughput against batch size."
-)
-@click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
-@click.pass_context
-def bench_command(
-    ctx: click.Context,
-    model: str,
-    provider: str,
-    batch_sizes: tuple[int, ...],
-    seconds: float,
-    threads: int,
-    optimization: str,
-    height: int | None,
-    width: int | None,
-    axes: dict[str, int],
-    against: str | None,
-    plot_path: str | None,
-    as_json: bool,
-) -> None:
-    """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size.
-
-    MODEL may be a run folder: every exported part, their chain and (--against keras) the
-    run's Keras model, measured side by side in one process.
-    """
-    from zoo.bench import SessionSettings, bench
-
-    settings = SessionSettings(threads=threads, optimization=optimization)
-    if Path(model).is_dir():
-        report = _bench_run(ctx, model, provider, batch_sizes, seconds, settings, against, as_json)
-        _bench_plot(
-            plot_path, report["rows"], f"{report['architecture']}: {report['run']} on {report['provider']}"
-        )
-        return
-    if against:
-        raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
-    sizes = {**axes, **({"height": height} if height else {}), **({"width": width} if width else {})}
-    report = bench(
-        model,
-        provider=provider,
-        batch_sizes=batch_sizes,
-        seconds=seconds,
-        debug=ctx.meta.get("zoo.debug", False),
-        settings=settings,
-        sizes=sizes,
-    )
-    if report["fallback"]:
-        click.echo(f"zoo: {report['fallback']}", err=True)
-    rows = [{"method": f"onnxruntime {report['provider']}", **r} for r in report["results"]]
-    _bench_plot(plot_path, rows, f"{report['model']} on {report['provider']}")
-    if as_json:
-        _emit_json(report)
-        return
-    m = report["machine"]
-    click.echo(
-        f"{report['model']} on {report['provider']} (onnxruntime {report['onnxruntime']}, "
-        f"{m['cpu']}, {m['cores']} cores; threads {report['session_options']['threads'] or 'auto'}, "
-        f"optimization {report['session_options']['optimization']})"
-    )
-    click.echo(
-        f"session created in {report['session_create_ms']:.1f} ms, "
-        f"first run {report['first_run_ms']:.2f} ms, peak RSS {report['peak_rss_mib']:.0f} MiB; "
-        f"inputs: {report['input_data']}"
-    )
-    rows = [
-        [
-            str(r["batch_size"]),
-            str(r["runs"]),
-            f"{r['mean_ms']:.3f}",
-            f"{r['std_ms']:.3f}",
-            f"{r['p50_ms']:.3f}",
-            f"{r['p90_ms']:.3f}",
-            f"{r['p99_ms']:.3f}",
-            f"{r['samples_per_s']:,.0f}",
-        ]
-        for r in report["results"]
-    ]
-    click.echo(
-        _table(rows, ["BATCH", "RUNS", "MEAN MS", "STD MS", "P50 MS", "P90 MS", "P99 MS", "SAMPLES/S"])
-    )
-
-
-def _bench_run(
-    ctx: click.Context,
-    run_dir: str,
-    provider: str,
-    batch_sizes: tuple[int, ...],
-    seconds: float,
-    settings: Any,
-    against: str | None,
-    as_json: bool,
-) -> dict[str, Any]:
-    from zoo.bench_run import bench_run
-
-    report = bench_run(
-        run_dir,
-        provider=provider,
-        batch_sizes=batch_sizes,
-        seconds=seconds,
-        settings=settings,
-        against_keras=against == "keras",
-        registry=get_registry(ctx) if against else None,
-        debug=ctx.meta.get("zoo.debug", False),
-    )
-    if report["fallback"]:
-        click.echo(f"zoo: {report['fallback']}", err=True)
-    if as_json:
-        _emit_json(report)
-        return report
-    m = report["machine"]
-    click.echo(
-        f"{report['run']} ({report['architecture']}) on {report['provider']} "
-        f"(onnxruntime {report['onnxruntime']}, {m['cpu']}, {m['cores']} cores); "
-        f"inputs: {report['input_data']}"
-    )
-    rows = [
-        [
-            r["method"],
-            str(r["batch_size"]),
-            str(r["runs"]),
-            f"{r['p50_ms']:.3f}",
-            f"{r['p90_ms']:.3f}",
-            f"{r['samples_per_s']:,.0f}",
-        ]
-        for r in report["rows"]
-    ]
-    click.echo(_table(rows, ["METHOD", "BATCH", "RUNS", "P50 MS", "P90 MS", "SAMPLES/S"]))
-    for batch, ratio in report.get("speedup_over_keras_tf_function", {}).items():
-        click.echo(f"batch {batch}: onnxruntime full model is {ratio:.2f}x keras tf.function (p50)")
-    return report
-
-
-def _bench_plot(path: str | None, rows: list[dict[str, Any]], title: str) -> None:
-    if path:
-        from zoo.plots import bench_png
-
-        bench_png(rows, path, title)
-        click.echo(f"zoo: plot written to {path}", err=True)
+cli.add_command(bench_command)
 
 
 def main() -> None:
