@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zoo.atomic import write_json  # noqa: E402
-from zoo.bench import SessionSettings  # noqa: E402
+from zoo.sessions import SessionSettings  # noqa: E402
 from zoo.bench_run import bench_run  # noqa: E402
 from zoo.export import export_run  # noqa: E402
 from zoo.host import load_registry  # noqa: E402

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zoo.atomic import write_json  # noqa: E402
-from zoo.bench import machine  # noqa: E402
+from zoo.machine import machine  # noqa: E402
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
 RESULTS = ROOT / "benchmarks" / "results"

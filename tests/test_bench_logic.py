@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.bench import cuda_unavailable_reason, summarize
+from zoo.bench import summarize
+from zoo.sessions import cuda_unavailable_reason
 
 
 def test_percentiles_and_throughput():
@@ -72,13 +73,13 @@ def test_real_samples_are_repeated_up_to_the_batch_size():
 def test_session_settings_and_the_disabled_cpu_fallback_for_cuda():
     import onnxruntime as ort
 
-    from zoo.bench import SessionSettings
+    from zoo.sessions import SessionSettings
 
-    options = SessionSettings(threads=2, optimization="basic").options(cuda=True)
+    options = SessionSettings(threads=2, optimization="basic").options(strict=True)
     assert options.intra_op_num_threads == 2
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     assert options.get_session_config_entry("session.disable_cpu_ep_fallback") == "1"
-    cpu = SessionSettings().options(cuda=False)
+    cpu = SessionSettings().options()
     assert cpu.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
 

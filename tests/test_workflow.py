@@ -120,9 +120,11 @@ def test_export_then_bench_through_the_cli(cli_run, registry):
     assert bench.exit_code == 0, bench.stderr
     report = json.loads(bench.stdout)
     assert report["provider"] == "cpu" and report["requested"] == "cpu" and report["fallback"] is None
-    assert [r["batch_size"] for r in report["results"]] == [1, 8]
-    for row in report["results"]:
-        assert set(row) == {
+    assert [r["batch_size"] for r in report["rows"]] == [1, 8]
+    for row in report["rows"]:
+        assert set(row) >= {
+            "method",
+            "io",
             "batch_size",
             "runs",
             "mean_ms",
@@ -183,7 +185,7 @@ def test_bench_auto_reports_the_provider_really_used(runs, registry):
     if really == "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
         # onnxruntime-gpu without a working CUDA: the fallback must be said, never silent.
         assert report["fallback"].startswith("running on the CPU: ")
-        assert result.stderr == f"zoo: {report['fallback']}\n"
+        assert result.stderr == f"zoo: warning: {report['fallback']}\n"
     elif really == "cpu":
         assert report["fallback"] is None and result.stderr == ""
 
@@ -261,8 +263,9 @@ def test_bench_a_fully_convolutional_model_at_a_chosen_size(runs, registry):
         report["session_options"]["threads"] == 1 and report["session_options"]["optimization"] == "extended"
     )
     assert report["input_data"] == "random in [0, 1)"  # the run's samples are 28x28, not 20x36
-    assert report["session_create_ms"] > 0 and report["first_run_ms"] > 0 and report["peak_rss_mib"] > 10
-    assert {"mean_ms", "std_ms", "p50_ms", "p90_ms", "p99_ms"} <= set(report["results"][0])
+    row = report["rows"][0]
+    assert row["session_create_ms"] > 0 and row["first_run_ms"] > 0 and report["peak_rss_mib"] > 10
+    assert {"mean_ms", "std_ms", "p50_ms", "p90_ms", "p99_ms"} <= set(report["rows"][0])
     missing = invoke(registry, "bench", str(model), "--provider", "cpu")
     assert missing.exit_code == 2 and "--height N, --width N" in missing.stderr
     bad = invoke(registry, "bench", str(model), "--axis", "height=x")

@@ -1,29 +1,30 @@
-"""Inference benchmarks of an ONNX file through ONNX Runtime, honest about the provider.
+"""Inference benchmarks of an ONNX file through ONNX Runtime.
 
-onnxruntime-gpu lists ``CUDAExecutionProvider`` as available even where CUDA cannot load, and
-then quietly runs on the CPU. So the provider reported here is the one the session really
-has after creation; asking for ``cuda`` where it cannot run is an error, and ``auto`` says
-why it fell back. No TensorFlow is imported on this path.
+Every batch size is warmed up, then run for a time budget (with a minimum count). With IO
+binding (zoo's default) the inputs and outputs live in the session's device memory, so on a GPU
+one row times the compute alone and a second row adds the copies from and to host memory; a
+CUDA graph, captured per input shape, needs a session per batch size. Sessions come from
+``zoo.sessions``, which never lets a GPU run fall back to the CPU silently. No TensorFlow is
+imported on this path.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
-import os
-import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zoo.errors import ModelFileError, ProviderUnavailable
+from zoo import nvml
+from zoo.errors import ModelFileError
+from zoo.machine import machine
+from zoo.sessions import OpenSession, SessionSettings, open_session
 
-PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
-SHORT_NAMES = {v: k for k, v in PROVIDERS.items()}
+SCHEMA = "zoo-bench/1"
 _DTYPES = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,
@@ -31,6 +32,13 @@ _DTYPES = {
     "tensor(int64)": np.int64,
     "tensor(int32)": np.int32,
     "tensor(uint8)": np.uint8,
+}
+# How inputs reach the session and outputs leave it, per row.
+IO_MODES = {
+    "numpy": "session.run on NumPy arrays (ONNX Runtime copies in and out)",
+    "bound": "IO binding in host memory (the CPU provider: nothing to copy)",
+    "device": "IO binding in GPU memory: the compute alone",
+    "device+copies": "IO binding in GPU memory, with the copies from and to host memory",
 }
 
 
@@ -64,144 +72,6 @@ def summarize(batch_size: int, latencies_s: list[float] | np.ndarray) -> Timing:
         p99_ms=float(p99),
         samples_per_s=float(batch_size * lat.size / lat.sum()),
     )
-
-
-def cuda_unavailable_reason(available: list[str]) -> str:
-    """Why the CUDA provider did not come up, as far as can be told without CUDA itself."""
-    if PROVIDERS["cuda"] not in available:
-        return "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libcuda.so.1")
-        except OSError:
-            return "no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded)"
-    return (
-        "ONNX Runtime could not load its CUDA provider: the CUDA 13 and cuDNN 9 libraries are "
-        "missing (pip install 'onnxruntime-gpu[cuda,cudnn]'; --debug shows ONNX Runtime's log)"
-    )
-
-
-OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """The ONNX Runtime session options that change CPU numbers, recorded with every report.
-
-    ``threads`` 0 lets ONNX Runtime choose (one intra-op thread per physical core).
-    """
-
-    threads: int = 0
-    optimization: str = "all"
-
-    def options(self, cuda: bool) -> Any:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.graph_optimization_level = {
-            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        }[self.optimization]
-        if cuda:
-            # A node the CUDA provider cannot take would otherwise run on the CPU, silently.
-            opts.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
-        return opts
-
-
-def open_session(
-    model: str | Path, provider: str = "auto", debug: bool = False, settings: SessionSettings | None = None
-) -> tuple[Any, str | None]:
-    """A session on the provider asked for; returns it and, for ``auto``, why CUDA was not used.
-
-    With CUDA, CPU fallback is disabled: a graph with a node CUDA cannot run is refused, with
-    ONNX Runtime's reason, instead of running partly on the CPU.
-    """
-    import onnxruntime as ort
-
-    settings = settings or SessionSettings()
-    if settings.optimization not in OPTIMIZATION_LEVELS:
-        raise ProviderUnavailable(
-            f"Unknown optimization level {settings.optimization!r}. "
-            f"Available: {', '.join(OPTIMIZATION_LEVELS)}"
-        )
-
-    path = Path(model)
-    if not path.is_file():
-        raise ModelFileError(
-            f"Model file {str(path)!r} does not exist"
-            if not path.exists()
-            else f"{str(path)!r} is not a file"
-        )
-    if provider not in ("auto", *PROVIDERS):
-        raise ProviderUnavailable(f"Unknown provider {provider!r}. Available: auto, cpu, cuda")
-    available = ort.get_available_providers()
-    if provider == "cuda" and PROVIDERS["cuda"] not in available:
-        raise ProviderUnavailable(
-            f"CUDA was asked for but cannot be used: {cuda_unavailable_reason(available)}"
-        )
-    want_cuda = provider == "cuda" or (provider == "auto" and PROVIDERS["cuda"] in available)
-    fallback = None
-    if want_cuda:
-        session, reason = _cuda_session(ort, path, settings, debug, available)
-        if session is not None:
-            return session, None
-        if provider == "cuda":
-            raise ProviderUnavailable(f"CUDA was asked for but cannot be used: {reason}")
-        fallback = f"running on the CPU: {reason}"
-    try:
-        session = ort.InferenceSession(
-            str(path), sess_options=settings.options(cuda=False), providers=[PROVIDERS["cpu"]]
-        )
-    except Exception as exc:
-        raise ModelFileError(f"ONNX Runtime cannot load {str(path)!r}: {_first_line(exc)}") from exc
-    return session, fallback
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _cuda_session(
-    ort: Any, path: Path, settings: SessionSettings, debug: bool, available: list[str]
-) -> tuple[Any | None, str]:
-    """A CUDA-only session (no CPU fallback), or None and the reason it cannot be had."""
-    if not debug:
-        ort.set_default_logger_severity(4)  # we report a failed CUDA load ourselves, in one line
-    try:
-        session = ort.InferenceSession(
-            str(path), sess_options=settings.options(cuda=True), providers=[PROVIDERS["cuda"]]
-        )
-    except Exception as exc:
-        if not _cuda_runs_anything(ort):
-            return None, cuda_unavailable_reason(available)
-        return None, f"the graph has nodes the CUDA provider cannot run ({_first_line(exc)})"
-    finally:
-        ort.set_default_logger_severity(2)
-    if PROVIDERS["cuda"] not in session.get_providers():
-        return None, cuda_unavailable_reason(available)
-    return session, ""
-
-
-@functools.cache
-def _cuda_runs_anything(ort: Any) -> bool:
-    """Whether a one-node graph (Add) gets a CUDA-only session: tells a CUDA provider that
-    cannot load apart from a graph it cannot run entirely."""
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "probe", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
-    options = ort.SessionOptions()
-    options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
-    try:
-        ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=[PROVIDERS["cuda"]])
-    except Exception:
-        return False
-    return True
 
 
 def input_feed(
@@ -264,7 +134,7 @@ def peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def time_calls(fn: Any, seconds: float, min_runs: int, warmup: int) -> list[float]:
+def time_calls(fn: Callable[[], Any], seconds: float, min_runs: int, warmup: int) -> list[float]:
     """Call ``fn`` ``warmup`` times, then until ``seconds`` have passed and ``min_runs`` were made;
     the latencies in seconds."""
     for _ in range(warmup):
@@ -278,22 +148,109 @@ def time_calls(fn: Any, seconds: float, min_runs: int, warmup: int) -> list[floa
     return latencies
 
 
-def time_runs(
-    session: Any, feed: dict[str, np.ndarray], seconds: float, min_runs: int, warmup: int
-) -> list[float]:
-    """``time_calls`` of one session on one feed."""
-    return time_calls(lambda: session.run(None, feed), seconds, min_runs, warmup)
+def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.ndarray]) -> dict[str, Any]:
+    """The calls to time for ``feed``, by IO mode (see ``IO_MODES``).
+
+    ``outputs`` are arrays of the outputs' shapes and dtypes: bound outputs are allocated once,
+    at a fixed address, as a CUDA graph requires.
+    """
+    import onnxruntime as ort
+
+    session = opened.session
+    if not opened.settings.io_binding:
+        return {"numpy": lambda: session.run(None, feed)}
+    device = "cuda" if opened.on_gpu else "cpu"
+    binding = session.io_binding()
+    inputs = {name: ort.OrtValue.ortvalue_from_numpy(array, device, 0) for name, array in feed.items()}
+    for name, value in inputs.items():
+        binding.bind_ortvalue_input(name, value)
+    bound_outputs = [
+        ort.OrtValue.ortvalue_from_shape_and_type(list(array.shape), array.dtype, device, 0)
+        for array in outputs
+    ]
+    for meta, value in zip(session.get_outputs(), bound_outputs, strict=True):
+        binding.bind_ortvalue_output(meta.name, value)
+
+    def compute() -> None:
+        session.run_with_iobinding(binding)
+
+    if not opened.on_gpu:
+        return {"bound": compute}
+
+    def with_copies() -> list[np.ndarray]:
+        for name, value in inputs.items():
+            value.update_inplace(feed[name])
+        session.run_with_iobinding(binding)
+        return [value.numpy() for value in bound_outputs]
+
+    return {"device": compute, "device+copies": with_copies}
 
 
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform()}
+def measure(
+    opened: OpenSession,
+    feed: dict[str, np.ndarray],
+    seconds: float,
+    min_runs: int = 10,
+    warmup: int = 3,
+    method: str | None = None,
+    first_runs: dict[int, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows for one feed: a CUDA graph gets a session of its own (it is captured for one shape).
+
+    ``first_runs`` remembers the first run of ``opened``'s session (ONNX Runtime's lazy
+    initialization, cuDNN's algorithm search), which is timed apart from the runs measured.
+    """
+    first_runs = {} if first_runs is None else first_runs
+    batch = len(next(iter(feed.values())))
+    base = opened.session
+    start = time.perf_counter()
+    outputs = base.run(None, feed)  # the output shapes; the base session's first run if it is one
+    first_runs.setdefault(id(base), (time.perf_counter() - start) * 1e3)
+    cell = opened.reopen(graph=True) if opened.cuda_graph else opened
+    first_ms = first_runs[id(base)]
+    baseline = nvml.used_mib() if opened.on_gpu else None
+    rows = []
+    for io, call in io_calls(cell, feed, outputs).items():
+        if cell is not opened and not rows:  # a new session: its first run (the graph's capture)
+            start = time.perf_counter()
+            call()
+            first_ms = (time.perf_counter() - start) * 1e3
+        timing = summarize(batch, time_calls(call, seconds, min_runs, warmup))
+        used = nvml.used_mib() if opened.on_gpu else None
+        rows.append(
+            {
+                "method": method or f"onnxruntime {opened.provider}",
+                "io": io,
+                "cuda_graph": cell.cuda_graph,
+                **asdict(timing),
+                "session_create_ms": round(cell.create_ms, 3),
+                "first_run_ms": round(first_ms, 3),
+                "peak_rss_mib": round(peak_rss_mib(), 1),
+                "gpu_memory_used_mib": used,
+                "gpu_memory_cell_mib": None
+                if used is None or baseline is None
+                else round(used - baseline, 1),
+            }
+        )
+    return rows
+
+
+def session_report(opened: OpenSession) -> dict[str, Any]:
+    """What every report says about the session: provider asked for and really used, why not
+    the GPU, the nodes a GPU session runs on the CPU, the settings."""
+    import onnxruntime as ort
+
+    return {
+        "provider": opened.provider,
+        "requested": opened.requested,
+        "execution_providers": opened.session.get_providers(),
+        "fallback": opened.fallback,
+        "cpu_nodes": opened.cpu_nodes,
+        "cpu_ep_fallback": "disabled" if opened.on_gpu and not opened.cpu_nodes else "allowed",
+        "session_options": opened.settings.recorded(opened.provider),
+        "onnxruntime": ort.__version__,
+        "machine": machine(),
+    }
 
 
 def bench(
@@ -307,49 +264,31 @@ def bench(
     settings: SessionSettings | None = None,
     sizes: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Benchmark ``model`` at each batch size; the report is JSON-able.
-
-    Besides each batch size's latencies it records how long the session took to create, the
-    first run apart (it includes ONNX Runtime's lazy initialization), and the peak RSS.
-    """
-    import onnxruntime as ort
-
-    settings = settings or SessionSettings()
-    started = time.perf_counter()
-    session, fallback = open_session(model, provider, debug, settings)
-    session_seconds = time.perf_counter() - started
-    used = session.get_providers()[0]
+    """Benchmark ``model`` at each batch size; the report is JSON-able (schema ``zoo-bench/1``,
+    docs/bench-json.md)."""
+    opened = open_session(model, provider, debug, settings, sizes)
     samples = run_samples(Path(model))
-    results = []
-    first_run_ms = None
+    rows: list[dict[str, Any]] = []
     real = False
+    first_runs: dict[int, float] = {}
     for batch in batch_sizes:
-        feed = input_feed(session, batch, sizes=sizes, samples=samples)
-        first = feed[session.get_inputs()[0].name]
+        feed = input_feed(opened.session, batch, sizes=sizes, samples=samples)
+        first = feed[opened.session.get_inputs()[0].name]
         real = samples is not None and tuple(samples.shape[1:]) == tuple(first.shape[1:])
-        if first_run_ms is None:
-            start = time.perf_counter()
-            session.run(None, feed)
-            first_run_ms = (time.perf_counter() - start) * 1e3
-        results.append(asdict(summarize(batch, time_runs(session, feed, seconds, min_runs, warmup))))
+        rows += measure(opened, feed, seconds, min_runs, warmup, first_runs=first_runs)
     return {
+        "schema": SCHEMA,
+        "kind": "file",
         "model": str(model),
-        "provider": SHORT_NAMES.get(used, used),
-        "execution_providers": session.get_providers(),
-        "requested": provider,
-        "fallback": fallback,
-        "onnxruntime": ort.__version__,
-        "machine": machine(),
-        "session_options": {
-            **asdict(settings),
-            "cpu_ep_fallback": "disabled" if used == PROVIDERS["cuda"] else "n/a",
-        },
-        "inputs": [{"name": v.name, "shape": list(v.shape), "type": v.type} for v in session.get_inputs()],
+        **session_report(opened),
+        "inputs": [
+            {"name": v.name, "shape": list(v.shape), "type": v.type} for v in opened.session.get_inputs()
+        ],
         "input_data": "the run's test samples" if real else "random in [0, 1)",
         "sizes": dict(sizes or {}),
-        "session_create_ms": round(session_seconds * 1e3, 3),
-        "first_run_ms": round(first_run_ms or 0.0, 3),
+        "seconds_per_cell": seconds,
+        "isolated": False,
         "peak_rss_mib": round(peak_rss_mib(), 1),
-        "seconds_per_batch_size": seconds,
-        "results": results,
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rows,
     }

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from zoo.bench import SessionSettings, machine, open_session, peak_rss_mib, summarize, time_calls
+from zoo.bench import SCHEMA, measure, peak_rss_mib, session_report, summarize, time_calls
 from zoo.errors import RunFolderError
 from zoo.runs import Run
+from zoo.sessions import OpenSession, SessionSettings, open_session
 
 EXPORT_FOLDER = "onnx"
 
@@ -62,46 +63,51 @@ def bench_run(
     min_runs: int = 10,
     warmup: int = 3,
 ) -> dict[str, Any]:
-    """Every exported file of ``run_dir`` and their chain at each batch size; JSON-able."""
-    import onnxruntime as ort
-
+    """Every exported file of ``run_dir`` and their chain at each batch size; JSON-able
+    (schema ``zoo-bench/1``, docs/bench-json.md)."""
     run = Run.open(run_dir)
     folder = run.path / EXPORT_FOLDER
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        entries = [(f["part"], folder / f["file"]) for f in manifest["files"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunFolderError(
             f"{str(run.path)!r} has no readable {EXPORT_FOLDER}/manifest.json: "
             f"run `zoo export {run.path}` first"
         ) from exc
-    parts = [f["part"] for f in manifest["files"] if f["part"] != "full"]
-    sessions, fallback = {}, None
-    for entry in manifest["files"]:
-        sessions[entry["part"]], fallback = open_session(folder / entry["file"], provider, debug, settings)
-    used = next(iter(sessions.values())).get_providers()[0]
+    parts = [part for part, _ in entries if part != "full"]
+    sessions: dict[str, OpenSession] = {
+        part: open_session(path, provider, debug, settings) for part, path in entries
+    }
     samples, _ = run.samples()
     keras_methods = _keras_callables(run, registry) if against_keras else None
 
     def call(part: str) -> Any:
-        session = sessions[part]
+        session = sessions[part].session
         name = session.get_inputs()[0].name
         return lambda x: session.run(None, {name: x})[0]
 
     rows: list[dict[str, Any]] = []
+    first_runs: dict[int, float] = {}
 
     def record(method: str, fn: Any, x: np.ndarray, batch: int) -> None:
         latencies = time_calls(lambda: fn(x), seconds, min_runs, warmup)
-        rows.append({"method": method, **asdict(summarize(batch, latencies))})
+        rows.append({"method": method, "io": "numpy", **asdict(summarize(batch, latencies))})
+
+    def record_part(part: str, x: np.ndarray) -> None:
+        opened = sessions[part]
+        feed = {opened.session.get_inputs()[0].name: x}
+        rows.extend(measure(opened, feed, seconds, min_runs, warmup, f"onnxruntime {part}", first_runs))
 
     for batch in batch_sizes:
         images = _tile(samples, batch)
         if "full" in sessions:
-            record("onnxruntime full", call("full"), images, batch)
+            record_part("full", images)
         h = images
         for part in parts:
-            record(f"onnxruntime {part}", call(part), h, batch)
+            record_part(part, h)
             h = call(part)(h)
-        if len(parts) > 1 and all(p in sessions for p in parts):
+        if len(parts) > 1:
 
             def chain(x: np.ndarray) -> np.ndarray:
                 for part in parts:
@@ -112,30 +118,38 @@ def bench_run(
         if keras_methods is not None:
             record("keras tf.function", keras_methods[0], images, batch)
             record("keras predict", keras_methods[1], images, batch)
+    first = next(iter(sessions.values()))
     report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "kind": "run",
         "run": str(run.path),
         "architecture": run.architecture,
         "export": str(folder),
-        "provider": {"CUDAExecutionProvider": "cuda", "CPUExecutionProvider": "cpu"}.get(used, used),
-        "requested": provider,
-        "fallback": fallback,
-        "onnxruntime": ort.__version__,
-        "machine": machine(),
-        "session_options": asdict(settings or SessionSettings()),
+        **session_report(first),
+        "cpu_nodes": _cpu_nodes(sessions),
         "input_data": "the run's test samples, repeated up to the batch size",
         "seconds_per_cell": seconds,
-        "rows": rows,
+        "isolated": False,
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rows,
     }
     if against_keras and "full" in sessions:
         report["speedup_over_keras_tf_function"] = {
             str(batch): _ratio(rows, batch, "keras tf.function", "onnxruntime full") for batch in batch_sizes
         }
-    report["peak_rss_mib"] = round(peak_rss_mib(), 1)
     return report
 
 
+def _cpu_nodes(sessions: dict[str, OpenSession]) -> list[str] | None:
+    """The nodes GPU sessions run on the CPU, named ``part: op name``; None on the CPU."""
+    if not any(s.on_gpu for s in sessions.values()):
+        return None
+    return [f"{part}: {node}" for part, s in sessions.items() for node in s.cpu_nodes or []]
+
+
 def _ratio(rows: list[dict[str, Any]], batch: int, slow: str, fast: str) -> float:
-    """p50 of ``slow`` over p50 of ``fast`` at ``batch``."""
-    pick = {r["method"]: r["p50_ms"] for r in rows if r["batch_size"] == batch}
-    return round(pick[slow] / pick[fast], 2)
+    """p50 of ``slow`` over the fastest p50 of ``fast`` at ``batch`` (any IO mode)."""
+    slow_ms = min(r["p50_ms"] for r in rows if r["batch_size"] == batch and r["method"] == slow)
+    fast_ms = min(r["p50_ms"] for r in rows if r["batch_size"] == batch and r["method"] == fast)
+    return round(slow_ms / fast_ms, 2)

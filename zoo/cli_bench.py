@@ -9,7 +9,8 @@ import click
 
 from zoo.cli_output import emit_json, get_registry, table
 
-PROVIDER_CHOICES = ("auto", "cuda", "cpu")
+# Kept here (not imported from zoo.sessions) so that `zoo --help` stays light.
+PROVIDER_CHOICES = ("auto", "cuda", "tensorrt", "cpu")
 
 
 def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -32,6 +33,10 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     return sizes
 
 
+# Flags whose default comes from SessionSettings unless --ort-defaults replaces them.
+_SETTING_FLAGS = ("threads", "optimization", "io_binding", "conv_algo", "prefer_nhwc", "tf32", "cuda_graph")
+
+
 @click.command("bench")
 @click.argument("model")
 @click.option(
@@ -39,7 +44,7 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     type=click.Choice(PROVIDER_CHOICES),
     default="auto",
     show_default=True,
-    help="auto: CUDA if it really works, else CPU (and says why).",
+    help="auto: the GPU if it really works (naming any node run on the CPU), else the CPU and why.",
 )
 @click.option(
     "--batch-sizes",
@@ -53,7 +58,7 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     type=click.FloatRange(min=0),
     default=1.0,
     show_default=True,
-    help="Timed seconds per batch size (at least 10 runs).",
+    help="Timed seconds per cell (at least 10 runs).",
 )
 @click.option(
     "--threads",
@@ -69,6 +74,43 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     show_default=True,
     help="ONNX Runtime's graph optimization level.",
 )
+@click.option(
+    "--io-binding/--no-io-binding",
+    default=True,
+    show_default=True,
+    help="Bind inputs and outputs in the device's memory; on a GPU a second row adds the host copies.",
+)
+@click.option(
+    "--cuda-graph/--no-cuda-graph",
+    default=True,
+    show_default=True,
+    help="GPU: replay a captured CUDA graph (needs IO binding and every node on the GPU).",
+)
+@click.option(
+    "--cudnn-algo",
+    "conv_algo",
+    type=click.Choice(("heuristic", "exhaustive", "default")),
+    default="heuristic",
+    show_default=True,
+    help="GPU: cuDNN's convolution algorithm search (ONNX Runtime's default is exhaustive).",
+)
+@click.option(
+    "--nhwc/--no-nhwc", "prefer_nhwc", default=True, show_default=True, help="GPU: prefer NHWC kernels."
+)
+@click.option(
+    "--tf32/--no-tf32", default=True, show_default=True, help="GPU: TF32 matrix maths (faster, ~1e-3)."
+)
+@click.option(
+    "--ort-defaults",
+    is_flag=True,
+    help="Start from ONNX Runtime's own defaults (exhaustive search, NCHW, no graph, no IO binding).",
+)
+@click.option(
+    "--tune",
+    is_flag=True,
+    help="Try every configuration that matters; report the fastest and zoo's defaults.",
+)
+@click.option("--isolate", is_flag=True, help="Measure each batch size in a process of its own (GPU memory).")
 @click.option(
     "--height", type=click.IntRange(min=1), help="Size of a free 'height' axis (fully convolutional models)."
 )
@@ -89,7 +131,7 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 @click.option(
     "--plot", "plot_path", metavar="PNG", help="Also draw latency and throughput against batch size."
 )
-@click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object (schema zoo-bench/1), for machines.")
 @click.pass_context
 def bench_command(
     ctx: click.Context,
@@ -97,128 +139,177 @@ def bench_command(
     provider: str,
     batch_sizes: tuple[int, ...],
     seconds: float,
-    threads: int,
-    optimization: str,
+    ort_defaults: bool,
+    tune: bool,
+    isolate: bool,
     height: int | None,
     width: int | None,
     axes: dict[str, int],
     against: str | None,
     plot_path: str | None,
     as_json: bool,
+    **flags: Any,
 ) -> None:
     """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size.
 
     MODEL may be a run folder: every exported part, their chain and (--against keras) the
     run's Keras model, measured side by side in one process.
     """
-    from zoo.bench import SessionSettings, bench
+    from dataclasses import replace
 
-    settings = SessionSettings(threads=threads, optimization=optimization)
-    if Path(model).is_dir():
-        report = _bench_run(ctx, model, provider, batch_sizes, seconds, settings, against, as_json)
-        _bench_plot(
-            plot_path, report["rows"], f"{report['architecture']}: {report['run']} on {report['provider']}"
-        )
-        return
-    if against:
-        raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
+    from zoo.sessions import ORT_DEFAULTS, SessionSettings
+
+    given = {
+        k: v
+        for k, v in flags.items()
+        if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE
+    }
+    settings = replace(ORT_DEFAULTS, **given) if ort_defaults else SessionSettings(**flags)
+    debug = ctx.meta.get("zoo.debug", False)
     sizes = {**axes, **({"height": height} if height else {}), **({"width": width} if width else {})}
-    report = bench(
-        model,
-        provider=provider,
-        batch_sizes=batch_sizes,
-        seconds=seconds,
-        debug=ctx.meta.get("zoo.debug", False),
-        settings=settings,
-        sizes=sizes,
-    )
+    is_run = Path(model).is_dir()
+    if against and not is_run:
+        raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
+    if tune:
+        if against or isolate:
+            raise click.UsageError(
+                "--tune times ONNX Runtime alone, in one process: drop --against and --isolate"
+            )
+        _tune(model, provider, batch_sizes, seconds, sizes, debug, as_json, is_run)
+        return
+    if is_run:
+        arguments: dict[str, Any] = {"run_dir": model, "against_keras": against == "keras"}
+    else:
+        arguments = {"model": model, "sizes": sizes}
+    arguments.update(provider=provider, seconds=seconds, debug=debug)
+    if isolate:
+        from dataclasses import asdict
+
+        from zoo.bench_isolate import isolated
+
+        report = isolated(
+            "run" if is_run else "file", {**arguments, "settings": asdict(settings)}, batch_sizes
+        )
+    elif is_run:
+        from zoo.bench_run import bench_run
+
+        registry = get_registry(ctx) if against else None
+        report = bench_run(batch_sizes=batch_sizes, settings=settings, registry=registry, **arguments)
+    else:
+        from zoo.bench import bench
+
+        report = bench(batch_sizes=batch_sizes, settings=settings, **arguments)
     if report["fallback"]:
-        click.echo(f"zoo: {report['fallback']}", err=True)
-    rows = [{"method": f"onnxruntime {report['provider']}", **r} for r in report["results"]]
-    _bench_plot(plot_path, rows, f"{report['model']} on {report['provider']}")
+        click.echo(f"zoo: warning: {report['fallback']}", err=True)
+    title = f"{report.get('architecture', '')} {report.get('run') or report['model']} on {report['provider']}"
+    _bench_plot(plot_path, report["rows"], title.strip())
     if as_json:
         emit_json(report)
         return
-    m = report["machine"]
-    click.echo(
-        f"{report['model']} on {report['provider']} (onnxruntime {report['onnxruntime']}, "
-        f"{m['cpu']}, {m['cores']} cores; threads {report['session_options']['threads'] or 'auto'}, "
-        f"optimization {report['session_options']['optimization']})"
-    )
-    click.echo(
-        f"session created in {report['session_create_ms']:.1f} ms, "
-        f"first run {report['first_run_ms']:.2f} ms, peak RSS {report['peak_rss_mib']:.0f} MiB; "
-        f"inputs: {report['input_data']}"
-    )
-    rows = [
-        [
-            str(r["batch_size"]),
-            str(r["runs"]),
-            f"{r['mean_ms']:.3f}",
-            f"{r['std_ms']:.3f}",
-            f"{r['p50_ms']:.3f}",
-            f"{r['p90_ms']:.3f}",
-            f"{r['p99_ms']:.3f}",
-            f"{r['samples_per_s']:,.0f}",
-        ]
-        for r in report["results"]
+    click.echo(_header(report))
+    _echo_rows(report["rows"])
+    for batch, ratio in report.get("speedup_over_keras_tf_function", {}).items():
+        click.echo(f"batch {batch}: onnxruntime full model is {ratio:.2f}x keras tf.function (p50)")
+
+
+def _header(report: dict[str, Any]) -> str:
+    from zoo.machine import describe
+
+    options = ", ".join(f"{k} {v}" for k, v in report["session_options"].items())
+    where = report.get("run") or report["model"]
+    lines = [
+        f"{where} on {report['provider']} "
+        f"(onnxruntime {report['onnxruntime']}; {describe(report['machine'])})",
+        f"session: {options}; CPU fallback {report['cpu_ep_fallback']}"
+        + ("; each batch size in its own process" if report.get("isolated") else ""),
     ]
-    click.echo(table(rows, ["BATCH", "RUNS", "MEAN MS", "STD MS", "P50 MS", "P90 MS", "P99 MS", "SAMPLES/S"]))
+    if report["cpu_nodes"]:
+        lines.append(f"nodes on the CPU: {', '.join(report['cpu_nodes'])}")
+    elif report["cpu_nodes"] == []:
+        lines.append("nodes on the CPU: none")
+    lines.append(f"inputs: {report['input_data']}")
+    return "\n".join(lines)
 
 
-def _bench_run(
-    ctx: click.Context,
-    run_dir: str,
+def _echo_rows(rows: list[dict[str, Any]]) -> None:
+    gpu = any(r.get("gpu_memory_used_mib") is not None for r in rows)
+    headers = [
+        "METHOD",
+        "IO",
+        "BATCH",
+        "RUNS",
+        "MEAN MS",
+        "STD MS",
+        "P50 MS",
+        "P90 MS",
+        "P99 MS",
+        "SAMPLES/S",
+    ]
+    headers += ["FIRST RUN MS"] + (["GPU MIB"] if gpu else [])
+    body = []
+    for r in rows:
+        cells = [r["method"] + (" (graph)" if r.get("cuda_graph") else ""), r["io"], str(r["batch_size"])]
+        cells += [str(r["runs"])] + [
+            f"{r[k]:.3f}" for k in ("mean_ms", "std_ms", "p50_ms", "p90_ms", "p99_ms")
+        ]
+        cells += [f"{r['samples_per_s']:,.0f}", f"{r['first_run_ms']:.2f}" if "first_run_ms" in r else "-"]
+        if gpu:
+            cells.append(
+                f"{r['gpu_memory_used_mib']:.0f}" if r.get("gpu_memory_used_mib") is not None else "-"
+            )
+        body.append(cells)
+    click.echo(table(body, headers))
+
+
+def _tune(
+    model: str,
     provider: str,
     batch_sizes: tuple[int, ...],
     seconds: float,
-    settings: Any,
-    against: str | None,
+    sizes: dict[str, int],
+    debug: bool,
     as_json: bool,
-) -> dict[str, Any]:
-    from zoo.bench_run import bench_run
+    is_run: bool,
+) -> None:
+    """--tune of a file, or of every file of a run's export."""
+    from zoo.bench_tune import tune
 
-    report = bench_run(
-        run_dir,
-        provider=provider,
-        batch_sizes=batch_sizes,
-        seconds=seconds,
-        settings=settings,
-        against_keras=against == "keras",
-        registry=get_registry(ctx) if against else None,
-        debug=ctx.meta.get("zoo.debug", False),
-    )
-    if report["fallback"]:
-        click.echo(f"zoo: {report['fallback']}", err=True)
+    files = [Path(model)]
+    if is_run:
+        files = sorted((Path(model) / "onnx").glob("*.onnx"))
+        if not files:
+            raise click.UsageError(f"{model!r} has no onnx/*.onnx: run `zoo export {model}` first")
+    reports = [tune(f, provider, batch_sizes, seconds, sizes, debug) for f in files]
     if as_json:
-        emit_json(report)
-        return report
-    m = report["machine"]
-    click.echo(
-        f"{report['run']} ({report['architecture']}) on {report['provider']} "
-        f"(onnxruntime {report['onnxruntime']}, {m['cpu']}, {m['cores']} cores); "
-        f"inputs: {report['input_data']}"
-    )
-    rows = [
-        [
-            r["method"],
-            str(r["batch_size"]),
-            str(r["runs"]),
-            f"{r['p50_ms']:.3f}",
-            f"{r['p90_ms']:.3f}",
-            f"{r['samples_per_s']:,.0f}",
-        ]
-        for r in report["rows"]
-    ]
-    click.echo(table(rows, ["METHOD", "BATCH", "RUNS", "P50 MS", "P90 MS", "SAMPLES/S"]))
-    for batch, ratio in report.get("speedup_over_keras_tf_function", {}).items():
-        click.echo(f"batch {batch}: onnxruntime full model is {ratio:.2f}x keras tf.function (p50)")
-    return report
+        emit_json(reports[0] if not is_run else {"run": model, "files": reports})
+        return
+    for report in reports:
+        click.echo(f"{report['model']}: {report['configurations']} configurations on {report['provider']}")
+        rows = []
+        for best, verdict in zip(report["best"], report["defaults"], strict=True):
+            settings = ", ".join(f"{k} {v}" for k, v in best["settings"].items())
+            rows.append(
+                [
+                    str(best["batch_size"]),
+                    f"{verdict['best_p50_ms']:.3f}",
+                    settings,
+                    f"{verdict['defaults_p50_ms']:.3f}",
+                    f"{verdict['defaults_over_best']:.2f}x",
+                ]
+            )
+        click.echo(
+            table(
+                rows, ["BATCH", "BEST P50 MS", "BEST CONFIGURATION", "ZOO DEFAULTS P50 MS", "DEFAULTS/BEST"]
+            )
+        )
 
 
 def _bench_plot(path: str | None, rows: list[dict[str, Any]], title: str) -> None:
     if path:
         from zoo.plots import bench_png
 
-        bench_png(rows, path, title)
+        modes = {(r["method"], r["io"]) for r in rows}
+        several = len(modes) > len({m for m, _ in modes})
+        labelled = [{**r, "method": f"{r['method']} ({r['io']})" if several else r["method"]} for r in rows]
+        bench_png(labelled, path, title)
         click.echo(f"zoo: plot written to {path}", err=True)

@@ -1,0 +1,83 @@
+"""``zoo bench --isolate``: each batch size measured in a process of its own.
+
+ONNX Runtime keeps the GPU memory of its arena (and the CUDA graphs it captured) until the
+process ends, so in one process a cell's memory figure includes every earlier cell's. A child
+process per cell starts from nothing; the parent merges the children's reports.
+
+The child is ``python -m zoo.bench_isolate``: it reads one request (JSON) on stdin and writes
+one report (JSON) on stdout; an error it can explain is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.sessions import SessionSettings
+
+
+class CellFailed(ZooError):
+    """A child process measuring one cell failed."""
+
+
+def isolated(kind: str, arguments: dict[str, Any], batch_sizes: tuple[int, ...]) -> dict[str, Any]:
+    """The report of ``kind`` (``file`` or ``run``) with ``arguments``, a child per batch size."""
+    reports = []
+    for batch in batch_sizes:
+        request = {"kind": kind, "arguments": {**arguments, "batch_sizes": [batch]}}
+        child = subprocess.run(
+            [sys.executable, "-m", "zoo.bench_isolate"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            lines = [ln for ln in child.stderr.strip().splitlines() if ln.strip()]
+            reason = lines[-1].removeprefix("zoo: error: ") if lines else f"exit code {child.returncode}"
+            raise CellFailed(f"the process measuring batch size {batch} failed: {reason}")
+        reports.append(json.loads(child.stdout))
+    merged = reports[0]
+    merged["rows"] = [row for report in reports for row in report["rows"]]
+    merged["isolated"] = True
+    merged["peak_rss_mib"] = max(report["peak_rss_mib"] for report in reports)
+    for key in ("speedup_over_keras_tf_function",):
+        if key in merged:
+            merged[key] = {k: v for report in reports for k, v in report[key].items()}
+    return merged
+
+
+def measure_cell(kind: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The report of one cell, in this process."""
+    arguments = dict(arguments)
+    arguments["settings"] = SessionSettings(**arguments["settings"])
+    arguments["batch_sizes"] = tuple(arguments["batch_sizes"])
+    if kind == "file":
+        from zoo.bench import bench
+
+        return bench(**arguments)
+    from zoo.bench_run import bench_run
+
+    registry = None
+    if arguments.get("against_keras"):
+        from zoo.host import load_registry
+
+        registry = load_registry()
+    return bench_run(registry=registry, **arguments)
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    try:
+        report = measure_cell(request["kind"], request["arguments"])
+    except ZooError as exc:
+        print(f"zoo: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
