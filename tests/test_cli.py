@@ -160,7 +160,7 @@ def test_a_failed_builtin_plugin_is_shown_without_all():
         ),
         (
             ["train", "lenet5", "--epochs", "0"],
-            "zoo: error: Invalid value for '--epochs': 0 is not in the range x>=1.",
+            "zoo: error: Invalid value for '--epochs': 0 is not in the range 1<=x<=2147483647.",
         ),
         (
             ["train", "lenet5", "--data-dir", "/no/such/dir"],
@@ -179,7 +179,8 @@ def test_a_failed_builtin_plugin_is_shown_without_all():
         ),
         (
             ["bench", "m.onnx", "--provider", "tpu"],
-            "zoo: error: Invalid value for '--provider': 'tpu' is not one of 'auto', 'cuda', 'cpu'.",
+            "zoo: error: Invalid value for '--provider': 'tpu' is not one of "
+            "'auto', 'cuda', 'tensorrt', 'cpu'.",
         ),
         (["list", "--family", "gan"], "zoo: error: Invalid value for '--family': 'gan' is not one of"),
         (["trian"], "zoo: error: No such command 'trian'."),

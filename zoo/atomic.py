@@ -6,9 +6,13 @@ A reader (or a crash) never sees a half-written file at its final name.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +29,23 @@ def _publish(tmp: Path, final: Path, mode: int) -> None:
     """Give ``tmp`` the permissions a plain ``open`` would have (mkstemp makes it private)."""
     os.chmod(tmp, mode & ~_umask())
     os.replace(tmp, final)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux's ``renameat2(RENAME_EXCHANGE)``), so that a folder
+    replaced by another is never missing, not even for a moment; False where unsupported."""
+    if sys.platform != "linux":
+        return False
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is None:  # a C library older than glibc 2.28
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if function(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # a kernel or file system without it
+        return False
+    raise OSError(error, os.strerror(error), str(a), None, str(b))
 
 
 @contextlib.contextmanager
@@ -45,6 +66,25 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def check_writable_folder(path: str | os.PathLike[str], what: str) -> None:
+    """Raise ``InvalidOption`` unless ``path`` is, or can be made, a folder this process may
+    write in; called before long work, so a bad ``--out`` is refused before it, not after."""
+    from zoo.errors import InvalidOption
+
+    path = probe = Path(path)
+    try:
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        if not probe.is_dir():
+            where = "" if probe == path else f": {str(probe)!r}"
+            raise InvalidOption(f"{what} {str(path)!r}{where} is a file, not a folder")
+    except OSError as exc:
+        raise InvalidOption(f"{what} {str(path)!r} cannot be used: {exc.strerror or exc}") from exc
+    effective = os.access in os.supports_effective_ids  # the user we run as, also under sudo
+    if not os.access(probe, os.W_OK | os.X_OK, effective_ids=effective):
+        raise InvalidOption(f"{what} {str(path)!r}: the folder {str(probe)!r} is not writable")
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
@@ -58,6 +98,32 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+_RANDOM = r"[a-z0-9_]{8}"  # the random part of tempfile's names
+
+
+def leftovers(folder: str | os.PathLike[str], final_name: str | None = None) -> list[Path]:
+    """What ``atomic_path`` and ``atomic_dir`` left in ``folder`` when their process was killed
+    (for ``final_name`` only, if given): ``.STEM.XXXXXXXX.tmp.EXT`` files and
+    ``.NAME.XXXXXXXX.tmp`` or ``.old`` folders. Remove them only while holding the lock that
+    every writer of those names takes: another writer's temporaries are in flight otherwise."""
+    if final_name is None:
+        pattern = re.compile(rf"^\..+\.{_RANDOM}\.(tmp(\.\w+)?|old)$")
+    else:
+        stem, suffix = os.path.splitext(final_name)
+        name, stem, suffix = re.escape(final_name), re.escape(stem), re.escape(suffix)
+        pattern = re.compile(rf"^\.({stem}\.{_RANDOM}\.tmp{suffix}|{name}\.{_RANDOM}\.(tmp|old))$")
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if pattern.match(p.name)) if folder.is_dir() else []
+
+
+def remove(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -75,10 +141,12 @@ def atomic_dir(final: str | os.PathLike[str], replace: bool = True) -> Iterator[
         if final.exists() and not replace:
             raise FileExistsError(f"{str(final)!r} appeared while it was being written")
         if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-            os.replace(final, old / "previous")
-            _publish(tmp, final, 0o777)
-            shutil.rmtree(old, ignore_errors=True)
+            os.chmod(tmp, 0o777 & ~_umask())
+            if not _exchange(tmp, final):  # swapped: the old folder is at tmp, removed below
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+                os.replace(final, old / "previous")  # a kill here leaves final missing a moment
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             _publish(tmp, final, 0o777)
     finally:

@@ -90,8 +90,10 @@ class RunRecorder(keras.callbacks.Callback):
             self.history.setdefault(name, []).append(value)
         if logs is not None:
             logs["samples_per_s"] = row["samples_per_s"]  # shown by Keras' progress bar, which runs later
-        runs.save_model(self.model, self.run_dir)
+        # In this order, state.json last: it commits the epoch. A kill in between leaves the
+        # history, then the model, at most one epoch ahead of it; resume reconciles them.
         runs.write_history(self.run_dir, self.history)
+        runs.save_model(self.model, self.run_dir)
         self.completed = epoch + 1
         runs.write_state(self.run_dir, "running", self.completed, self.epochs)
         self.on_epoch(epoch + 1, row)

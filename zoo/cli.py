@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from zoo import __version__, settings
-from zoo.cli_output import emit_json, get_registry, table
+from zoo.cli_output import MAX_COUNT, FiniteFloatRange, emit_json, get_registry, table, warn
 from zoo.describe import format_shape
 from zoo.distribute import STRATEGIES
 from zoo.errors import ZooError
@@ -72,12 +72,25 @@ class ZooGroup(click.Group):
 @click.group(cls=ZooGroup, no_args_is_help=True)
 @click.version_option(__version__, prog_name="zoo")
 @click.option("--debug", is_flag=True, help="Show tracebacks and ONNX Runtime's own log.")
+@click.option(
+    "--unsafe-load-code",
+    is_flag=True,
+    help="Load model.keras files that carry Python code (Lambda layers) and run it: only for "
+    "files you trust [env: ZOO_UNSAFE_LOAD_CODE=1].",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, unsafe_load_code: bool) -> None:
     """zoo: Keras architectures from plugins, trained, exported to ONNX and benchmarked."""
     ctx.meta["zoo.debug"] = debug
     if debug:
         os.environ[settings.DEBUG] = "1"  # read by the layers below (keras_env)
+    ctx.meta["zoo.unsafe_load_code"] = unsafe_load_code or settings.flag(settings.UNSAFE_LOAD_CODE)
+    if ctx.meta["zoo.unsafe_load_code"]:
+        os.environ[settings.UNSAFE_LOAD_CODE] = "1"  # read by zoo.runs.Run.load_model
+        warn(
+            "--unsafe-load-code: Keras models load outside safe mode, so code in a model file runs; "
+            "use it only with files you trust"
+        )
 
 
 @cli.command("list")
@@ -155,11 +168,12 @@ def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
             "yes" if p.builtin else "no",
             ",".join(h.removeprefix("zoo_register_") for h in p.hooks) or "-",
             ", ".join(p.registered) or "-",
+            p.path or "-",  # plugins are code: where it runs from
             f"ERROR {p.error}" if p.error else "ok",
         ]
         for p in records
     ]
-    click.echo(table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "STATUS"]))
+    click.echo(table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "PATH", "STATUS"]))
 
 
 @cli.command("train")
@@ -168,9 +182,15 @@ def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     "--dataset", help="Dataset name, or folder:PATH for your own images (default: the architecture's)."
 )
 @click.option("--data-dir", help="Folder with dataset files such as mnist.npz [env: ZOO_DATA_DIR].")
-@click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default: the architecture's).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size (default: the architecture's).")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Adam's learning rate.")
+@click.option(
+    "--epochs", type=click.IntRange(min=1, max=MAX_COUNT), help="Epochs (default: the architecture's)."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1, max=MAX_COUNT),
+    help="Batch size (default: the architecture's).",
+)
+@click.option("--learning-rate", type=FiniteFloatRange(min=0, min_open=True), help="Adam's learning rate.")
 @click.option(
     "--lr-schedule",
     type=click.Choice(LR_SCHEDULES),
@@ -294,14 +314,14 @@ def runs_command(folder: str, as_json: bool) -> None:
     from zoo.describe import run_row
     from zoo.runs import find_runs
 
-    rows = [run_row(run) for run in find_runs(Path(folder))]
+    rows = [run_row(run) for run in find_runs(Path(folder), skipped=warn)]
     if as_json:
         emit_json(rows)
         return
     if not rows:
         click.echo(f"No run folders in {folder!r}.", err=True)
         return
-    table = [
+    cells = [
         [
             r["name"],
             r["architecture"],
@@ -313,7 +333,7 @@ def runs_command(folder: str, as_json: bool) -> None:
         ]
         for r in rows
     ]
-    click.echo(table(table, ["RUN", "ARCHITECTURE", "DATASET", "STATUS", "EPOCHS", "TEST", "CREATED"]))
+    click.echo(table(cells, ["RUN", "ARCHITECTURE", "DATASET", "STATUS", "EPOCHS", "TEST", "CREATED"]))
 
 
 @cli.command("evaluate")
@@ -351,7 +371,7 @@ def datasets_command(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    table = [
+    cells = [
         [
             r["usage"],
             "any" if r["image_shape"] is None else format_shape(r["image_shape"]),
@@ -361,7 +381,7 @@ def datasets_command(ctx: click.Context, as_json: bool) -> None:
         ]
         for r in rows
     ]
-    click.echo(table(table, ["NAME", "IMAGES", "CLASSES", "PLUGIN", "SUMMARY"]))
+    click.echo(table(cells, ["NAME", "IMAGES", "CLASSES", "PLUGIN", "SUMMARY"]))
 
 
 @cli.command("export")

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import click
 
 from zoo.registry import Registry
+
+# Counts (epochs, batch sizes) far beyond any real run: a typo is refused, not passed to
+# TensorFlow to overflow there after minutes of start-up.
+MAX_COUNT = 2**31 - 1
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``FloatRange`` that also refuses NaN and infinity, which a range check lets through."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def warn(message: str) -> None:

@@ -34,6 +34,12 @@ class Arrays:
     class_names: tuple[str, ...] = ()
 
 
+def readable_folder(path: Path) -> bool:
+    """Whether this process (as the user it runs as) may list ``path`` and open what is in it."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, os.R_OK | os.X_OK, effective_ids=effective)
+
+
 def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
     """The data directory: the option if given (it must be a folder), else ``$ZOO_DATA_DIR``.
 
@@ -42,8 +48,16 @@ def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
     """
     if option is not None:
         path = Path(option).expanduser()
-        if not path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # a name too long, a parent we may not enter
+            raise DatasetUnavailable(
+                f"Data directory {str(path)!r} (from --data-dir) cannot be used: {exc.strerror or exc}"
+            ) from exc
+        if not is_dir:
             raise DatasetUnavailable(f"Data directory {str(path)!r} (from --data-dir) is not a folder")
+        if not readable_folder(path):
+            raise DatasetUnavailable(f"Data directory {str(path)!r} (from --data-dir) is not readable")
         return path
     value = os.environ.get(settings.DATA_DIR)
     return Path(value).expanduser() if value else None
@@ -133,6 +147,11 @@ def load(
     class_names = tuple(loaded[4]) if len(loaded) > 4 else tuple(dataset.class_names)
     x_train = as_float_images(x_train, dataset.name)
     x_test = as_float_images(x_test, dataset.name)
+    for split, x, y in (("training", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) != np.asarray(y).size:  # else Keras fails mid-fit, long after start-up
+            raise DatasetUnavailable(
+                f"Dataset {dataset.name!r} gave {len(x)} {split} images but {np.asarray(y).size} labels"
+            )
     x_train, notes = fit_to_input(x_train, arch.input_shape, dataset.name, arch.name)
     x_test, _ = fit_to_input(x_test, arch.input_shape, dataset.name, arch.name)
     return Arrays(

@@ -104,6 +104,10 @@ HEADLINE_METRIC = {
 }
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def run_row(run: Run) -> dict[str, Any]:
     """One line of ``zoo runs``."""
     state, metrics, config = run.state, run.metrics, run.config
@@ -117,7 +121,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "status": state.get("status"),
         "epochs_completed": state.get("epochs_completed"),
         "epochs": state.get("epochs"),
-        "result": "-" if value is None else f"{headline.removeprefix('test_')} {value:.4g}",
+        "result": f"{headline.removeprefix('test_')} {value:.4g}" if _is_number(value) else "-",
         "metrics": {k: v for k, v in metrics.items() if k.startswith("test_")},
         "created": config.get("created"),
     }

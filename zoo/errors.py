@@ -81,8 +81,17 @@ class OutputExists(ZooError):
     """An output path that is taken by something zoo must not overwrite."""
 
 
+class FolderBusy(ZooError):
+    """A run or output folder that another zoo process is writing now (``zoo.locks``)."""
+
+
 class ModelFileError(ZooError):
     """A model file that is missing, unreadable or not what it claims to be."""
+
+
+class UnsafeModelFile(ModelFileError):
+    """A model file that would run its own code, or read files outside its folder, if loaded;
+    refused before any loader touches it."""
 
 
 class ProviderUnavailable(ZooError):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo import data, pipeline
+from zoo import data, models, pipeline
 from zoo.registry import Registry, resolve
-from zoo.runs import Run
+from zoo.runs import MODEL_FILE, Run
 from zoo.specs import ArchitectureSpec
 
 EVALUATION_BATCH = 256
@@ -33,13 +33,16 @@ def evaluate_run(registry: Registry, run_dir: str | Path, data_dir: str | None =
 
     run = Run.open(run_dir)
     spec = registry.architecture(run.architecture)
+    if data_dir is not None:
+        data.data_dir(data_dir)  # a bad --data-dir is refused before the model loads
     from zoo.keras_env import import_keras
 
     import_keras()
     resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
     model = run.load_model(compile=True)
+    models.check_loaded(spec, model, run.path / MODEL_FILE)
     directory = data_dir if data_dir is not None else run.config.get("data_dir")
-    arrays = load_arrays(registry, spec, str(run.config["dataset"]), directory)
+    arrays = load_arrays(registry, spec, str(run.setting("dataset")), directory)
     metrics = test_metrics(model, spec, arrays, int(run.config.get("batch_size", EVALUATION_BATCH)))
     recorded = run.metrics
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import tempfile
 from collections.abc import Callable
@@ -11,11 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo import atomic, data, modelcard, models
-from zoo.errors import DatasetUnavailable, ExportValidationError, InvalidOption, OutputExists
+from zoo import atomic, data, locks, modelcard, models
+from zoo.errors import (
+    DatasetUnavailable,
+    ExportValidationError,
+    FolderBusy,
+    InvalidOption,
+    OutputExists,
+    RunFolderError,
+)
 from zoo.keras_env import import_keras
 from zoo.registry import Registry, resolve
-from zoo.runs import Run
+from zoo.runs import MODEL_FILE, SAMPLES_FILE, Run
 from zoo.specs import ArchitectureSpec
 
 if TYPE_CHECKING:
@@ -53,16 +61,19 @@ class ExportResult:
 
 
 def _check_replaceable(final: Path) -> None:
-    """An export replaces an earlier export at ``final``, never an unrelated file or folder."""
-    if not final.exists():
-        return
-    if not final.is_dir():
-        raise OutputExists(f"Output {str(final)!r} is a file, not a folder")
-    if not (final / MANIFEST_FILE).is_file() and any(final.iterdir()):
-        raise OutputExists(
-            f"Output folder {str(final)!r} is not empty and holds no earlier export "
-            f"({MANIFEST_FILE}); choose another --out"
-        )
+    """An export replaces an earlier export at ``final``, never an unrelated file or folder;
+    and ``final`` must be a place we can write (checked before Keras starts)."""
+    try:
+        if final.exists() and not final.is_dir():
+            raise OutputExists(f"Output {str(final)!r} is a file, not a folder")
+        if final.exists() and not (final / MANIFEST_FILE).is_file() and any(final.iterdir()):
+            raise OutputExists(
+                f"Output folder {str(final)!r} is not empty and holds no earlier export "
+                f"({MANIFEST_FILE}); choose another --out"
+            )
+    except OSError as exc:  # a name too long, a folder we may not enter
+        raise OutputExists(f"Output {str(final)!r} cannot be used: {exc.strerror or exc}") from exc
+    atomic.check_writable_folder(final, "Output")
 
 
 def parse_stages(spec: ArchitectureSpec, value: str | None) -> list[str] | None:
@@ -122,34 +133,51 @@ def export_run(
         options["stages"] = parse_stages(spec, options["stages"])
     final = Path(out) if out is not None else default_out(run.path, exporter_spec.name, options)
     _check_replaceable(final)
-    import_keras()  # before any plugin module imports it, so that its start-up stays quiet
-    export_fn = resolve(exporter_spec.exporter, owner=f"exporter {exporter_spec.name!r}")
-    resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
-    model = run.load_model()
-    samples, _ = run.samples()
-    with atomic.atomic_dir(final) as tmp:
-        job = ExportJob(
-            run=run,
-            spec=spec,
-            model=model,
-            parts=models.parts(spec, model),
-            samples=samples,
-            out_dir=tmp,
-            options=options,
-            load_data=_dataset_loader(registry, spec, run),
-        )
-        manifest = export_fn(job)
-        failed = [f"{f['part']}: {f['reason']}" for f in manifest["files"] if not f["passed"]]
-        chain = manifest.get("chain")
-        if chain and not chain["passed"]:
-            failed.append(f"chain {'->'.join(chain['parts'])}: {chain.get('reason') or 'differs'}")
-        if failed:
-            details = ", ".join(failed)
-            raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({details})")
-        atomic.write_json(tmp / MANIFEST_FILE, manifest)
+    with locks.hold_output(final):  # a second export to the same folder is refused at once
+        atomic.remove(atomic.leftovers(final.parent, final.name))  # what killed exports left
+        import_keras()  # before any plugin module imports it, so that its start-up stays quiet
+        export_fn = resolve(exporter_spec.exporter, owner=f"exporter {exporter_spec.name!r}")
+        resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
+        model = run.load_model()
+        models.check_loaded(spec, model, run.path / MODEL_FILE)
+        samples, _ = run.samples()
+        if not models.fits(samples.shape[1:], tuple(model.input_shape[1:])):
+            raise RunFolderError(
+                f"{str(run.path / SAMPLES_FILE)!r} holds inputs of shape {samples.shape[1:]}, but the "
+                f"run's model takes {tuple(model.input_shape[1:])}"
+            )
+        with atomic.atomic_dir(final) as tmp:
+            job = ExportJob(
+                run=run,
+                spec=spec,
+                model=model,
+                parts=models.parts(spec, model),
+                samples=samples,
+                out_dir=tmp,
+                options=options,
+                load_data=_dataset_loader(registry, spec, run),
+            )
+            manifest = export_fn(job)
+            failed = [f"{f['part']}: {f['reason']}" for f in manifest["files"] if not f["passed"]]
+            chain = manifest.get("chain")
+            if chain and not chain["passed"]:
+                failed.append(f"chain {'->'.join(chain['parts'])}: {chain.get('reason') or 'differs'}")
+            if failed:
+                details = ", ".join(failed)
+                raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({details})")
+            atomic.write_json(tmp / MANIFEST_FILE, manifest)
     if final == run.path / exporter_spec.name and (run.path / modelcard.README_FILE).is_file():
-        modelcard.write(run.path)  # the model card gains its export section
+        _refresh_card(run.path)
     return ExportResult(path=final, manifest=manifest)
+
+
+def _refresh_card(run_dir: Path) -> None:
+    """The model card gains its export section; written under the run's lock, like every file
+    of the run folder (so the temporary files that killed writers left in it can go). A run
+    still training is left alone: it rewrites its card as it ends."""
+    with contextlib.suppress(FolderBusy), locks.hold_run(run_dir):
+        atomic.remove([p for p in atomic.leftovers(run_dir) if p.is_file()])  # what killed writers left
+        modelcard.write(run_dir)
 
 
 def export_untrained(
@@ -167,11 +195,14 @@ def export_untrained(
     from zoo.train import SAMPLE_COUNT, load_arrays
 
     spec = registry.architecture(name)
+    validate(spec, hyperparameters or {})  # bad input is refused before Keras starts
+    registry.exporter(exporter)
+    final = Path(out) if out is not None else Path(f"{spec.name}-untrained-{exporter}")
+    _check_replaceable(final)
     keras = import_keras()
     keras.utils.set_random_seed(0)
     model = models.build(spec, hyperparameters or {})
     arrays = load_arrays(registry, spec, "synthetic", None)
-    final = Path(out) if out is not None else Path(f"{spec.name}-untrained-{exporter}")
     with tempfile.TemporaryDirectory(prefix="zoo-untrained-") as tmp:
         run_dir = Path(tmp)
         config = {

@@ -9,6 +9,11 @@ STRICT_PLUGINS = "ZOO_STRICT_PLUGINS"  # 1: a plugin's error is raised, with its
 LOAD_PLUGINS = "ZOO_LOAD_PLUGINS"  # "a,b": load only these plugins; empty: none
 DATA_DIR = "ZOO_DATA_DIR"  # the folder datasets are read from
 CPU_DEVICES = "ZOO_CPU_DEVICES"  # N: split the CPU into N logical devices (--strategy mirrored, tests)
+# "a,b": modules `zoo bench --isolate` imports in each child before ONNX Runtime (e.g. ort_gpu_env)
+ORT_PRELOAD = "ZOO_ORT_PRELOAD"
+# 1: load Keras models outside safe mode, so code they carry (a Lambda layer) runs: only for files
+# you trust (what `zoo --unsafe-load-code` sets)
+UNSAFE_LOAD_CODE = "ZOO_UNSAFE_LOAD_CODE"
 
 
 def flag(name: str) -> bool:

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo import __version__, atomic, data, distribute, models, pipeline, runs
-from zoo.errors import InvalidOption, OutputExists, RunFolderError, ShapeMismatch, TrainingInterrupted
+from zoo import __version__, atomic, data, distribute, locks, models, pipeline, runs
+from zoo.errors import InvalidOption, RunFolderError, ShapeMismatch, TrainingInterrupted
 from zoo.hparams import validate
 from zoo.keras_env import import_keras
 from zoo.registry import Registry, resolve
@@ -180,8 +180,8 @@ def train(
     """Train from scratch into a new run folder. ``log`` gets notes for people, ``on_epoch``
     each completed epoch's figures. Ctrl-C raises ``TrainingInterrupted`` after saving."""
     spec = registry.architecture(request.architecture)
-    dataset = request.dataset or spec.default_dataset
-    registry.dataset(dataset)  # a bad name fails before TensorFlow starts
+    dataset = request.dataset if request.dataset is not None else spec.default_dataset
+    registry.dataset(dataset)  # a bad name (also an empty --dataset=) fails before TensorFlow starts
     params = validate(spec, request.hyperparameters)
     epochs = request.epochs if request.epochs is not None else spec.epochs
     batch_size = request.batch_size if request.batch_size is not None else spec.batch_size
@@ -193,8 +193,7 @@ def train(
         )
     directory = data.data_dir(request.data_dir)
     out = Path(request.out)
-    if out.exists() and not out.is_dir():
-        raise OutputExists(f"--out {str(out)!r} is a file, not a folder")
+    atomic.check_writable_folder(out, "--out")  # a file, below a file, not writable, name too long
 
     _start_tensorflow(request.seed, request.deterministic)
     strategy = distribute.strategy(request.strategy)
@@ -243,15 +242,18 @@ def train(
     }
     run_dir = runs.new_run_path(out, spec.name)
     with atomic.atomic_dir(run_dir, replace=False) as tmp:
+        lock = locks.hold_run(tmp)  # before the folder appears, so that it is never seen unheld
         atomic.write_json(tmp / runs.CONFIG_FILE, config)
         np.savez_compressed(
             tmp / runs.SAMPLES_FILE, x=arrays.x_test[:SAMPLE_COUNT], y=arrays.y_test[:SAMPLE_COUNT]
         )
         runs.save_model(model, tmp)
         runs.write_state(tmp, "running", 0, epochs)
+    lock.moved(locks.run_lock(run_dir))
     log(f"run folder: {run_dir}")
     session = _Session(spec, model, arrays, run_dir, config, strategy, 0, {}, pretraining)
-    return _fit(session, epochs, verbose, log, on_epoch)
+    with lock:
+        return _fit(session, epochs, verbose, log, on_epoch)
 
 
 def resume(
@@ -263,13 +265,35 @@ def resume(
     log: Log = lambda message: None,
     on_epoch: OnEpoch = lambda epoch, epochs, row: None,
 ) -> TrainResult:
-    """Continue a run from its last complete epoch, up to ``epochs`` (default: as asked)."""
+    """Continue a run from its last complete epoch, up to ``epochs`` (default: as asked).
+
+    The run folder is locked first, so a second ``--resume`` of it is refused at once. A run
+    whose process was killed is taken as it lies: temporaries removed, the epoch that its model
+    and history hold beyond state.json kept (``_epochs_saved``), and a run killed after its
+    last epoch but before its test metrics finished without training.
+    """
     run = runs.Run.open(run_dir)
-    state = run.state
+    with locks.hold_run(run.path):
+        atomic.remove([p for p in atomic.leftovers(run.path) if p.is_file()])  # a killed writer's
+        return _resume(registry, run, epochs, data_dir, verbose, log, on_epoch)
+
+
+def _resume(
+    registry: Registry,
+    run: runs.Run,
+    epochs: int | None,
+    data_dir: str | None,
+    verbose: int,
+    log: Log,
+    on_epoch: OnEpoch,
+) -> TrainResult:
+    for key in ("dataset", "batch_size", "seed"):  # what fitting reads: a damaged config.json is named now
+        run.setting(key)
+    state, _ = run.state, run.history  # damaged files are named before TensorFlow starts
     config = dict(run.config)
-    target = epochs if epochs is not None else int(state.get("epochs") or config["epochs"])
+    target = epochs if epochs is not None else int(state.get("epochs") or run.setting("epochs"))
     done = int(state.get("epochs_completed", 0))
-    if target <= done:
+    if target < done or (target == done and state.get("status") == "complete"):
         raise RunFolderError(
             f"{str(run.path)!r} has {done} of {target} epochs done; pass --epochs N (N > {done}) to go on"
         )
@@ -281,11 +305,30 @@ def resume(
     resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
     with strategy.scope():
         model = run.load_model(compile=True)
+    models.check_loaded(spec, model, run.path / runs.MODEL_FILE)
+    history = run.history
+    done = _epochs_saved(done, model, _steps(arrays, int(config["batch_size"])), history)
+    if any(len(values) != done for values in history.values()):
+        history = {name: values[:done] for name, values in history.items()}
+        runs.write_history(run.path, history)
     config["epochs"] = target
     atomic.write_json(run.path / runs.CONFIG_FILE, config)
     log(f"resuming {run.path} at epoch {done + 1} of {target}")
-    session = _Session(spec, model, arrays, run.path, config, strategy, done, run.history)
+    session = _Session(spec, model, arrays, run.path, config, strategy, done, history)
     return _fit(session, target, verbose, log, on_epoch)
+
+
+def _steps(arrays: data.Arrays, batch_size: int) -> int:
+    return pipeline.steps_per_epoch(int(len(arrays.x_train) * (1 - VALIDATION_SPLIT)), batch_size)
+
+
+def _epochs_saved(recorded: int, model: Any, steps: int, history: dict[str, list[float]]) -> int:
+    """The epoch to go on from: state.json's, or the next one where a kill came after that
+    epoch's history and model were saved but before state.json, written last, committed it
+    (the optimizer's step count tells which epoch ``model.keras`` holds)."""
+    in_model, partial = divmod(int(model.optimizer.iterations), steps)
+    rows = min((len(values) for values in history.values()), default=0)
+    return in_model if not partial and in_model == recorded + 1 and rows >= in_model else recorded
 
 
 def _fit(session: _Session, epochs: int, verbose: int, log: Log, on_epoch: OnEpoch) -> TrainResult:
@@ -335,22 +378,24 @@ def _fit(session: _Session, epochs: int, verbose: int, log: Log, on_epoch: OnEpo
     started = time.perf_counter()
     status = "failed"
     try:
-        session.model.fit(
-            train_data,
-            validation_data=val_data,
-            epochs=epochs,
-            initial_epoch=session.first_epoch,
-            steps_per_epoch=pipeline.steps_per_epoch(trained_on, batch_size),
-            callbacks=[stopper, *extra, recorder],
-            shuffle=False,  # the pipeline shuffles, seeded per epoch
-            verbose=verbose,
-        )
-        status = "interrupted" if stopper.requested else "complete"
+        if session.first_epoch < epochs:  # else a run killed after its last epoch: finished below
+            session.model.fit(
+                train_data,
+                validation_data=val_data,
+                epochs=epochs,
+                initial_epoch=session.first_epoch,
+                steps_per_epoch=pipeline.steps_per_epoch(trained_on, batch_size),
+                callbacks=[stopper, *extra, recorder],
+                shuffle=False,  # the pipeline shuffles, seeded per epoch
+                verbose=verbose,
+            )
+        status = "interrupted" if stopper.requested else "trained"
     except KeyboardInterrupt:
         status = "interrupted"
         raise TrainingInterrupted(_interrupted_message(session.run_dir, recorder.completed, epochs)) from None
     finally:
-        runs.write_state(session.run_dir, status, recorder.completed, epochs)
+        if status != "trained":  # "complete" waits for the test metrics, written below
+            runs.write_state(session.run_dir, status, recorder.completed, epochs)
     seconds = time.perf_counter() - started
     if status == "interrupted":
         _report(session, {}, log)
@@ -375,8 +420,8 @@ def _fit(session: _Session, epochs: int, verbose: int, log: Log, on_epoch: OnEpo
         **session.extra_metrics,
     )
     atomic.write_json(session.run_dir / runs.METRICS_FILE, metrics)
+    _report(session, metrics, log)  # before "complete": a run killed while drawing is resumable
     runs.write_state(session.run_dir, "complete", recorder.completed, epochs)
-    _report(session, metrics, log)
     return TrainResult(session.run_dir, "complete", recorder.completed, epochs, metrics)
 
 

@@ -21,7 +21,7 @@ import onnx
 import onnxruntime as ort
 
 from zoo import __version__
-from zoo.errors import ExportValidationError
+from zoo.errors import ExportValidationError, InvalidOption
 from zoo.export import ExportJob
 from zoo_onnx import layout as layout_
 from zoo_onnx import naming, rewrite
@@ -29,6 +29,7 @@ from zoo_onnx import precision as precision_
 from zoo_onnx.verify import TEST_DATA, sha256_of
 
 DEFAULT_OPSET = 17
+MIN_OPSET = 7  # what `zoo export --opset` accepts at the least
 TOLERANCE = 1e-5
 TEST_SET_BATCH = 8
 EVALUATION_SAMPLES = 1000  # test images a lower-precision file is scored on
@@ -243,6 +244,12 @@ def export(job: ExportJob) -> dict[str, Any]:
     """Write ``model.onnx`` and ``<part>.onnx`` into ``job.out_dir``; return the manifest."""
     options = job.options
     opset = int(options.get("opset") or DEFAULT_OPSET)
+    newest = _newest_opset()
+    if not MIN_OPSET <= opset <= newest:  # the user's to change, not a failed export
+        raise InvalidOption(
+            f"--opset {opset}: the ONNX exporter writes opsets {MIN_OPSET} to {newest} "
+            f"(tf2onnx {_tf2onnx_version()})"
+        )
     layout = options.get("layout") or "nhwc"
     quantize = options.get("quantize")
     precision = "int8" if quantize else options.get("dtype") or "fp32"
@@ -447,6 +454,13 @@ def _chain(
     result["passed"] = precision_.within(precision, name, reference[1], value) and result["links_agree"]
     result["reason"] = None if result["passed"] else f"{name} {value:.4g} against {reference[1]:.4g}"
     return result
+
+
+def _newest_opset() -> int:
+    """The newest opset the installed tf2onnx (Keras' converter) can write."""
+    from tf2onnx import constants
+
+    return max(constants.OPSET_TO_IR_VERSION)
 
 
 def _tf2onnx_version() -> str:

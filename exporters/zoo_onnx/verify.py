@@ -9,27 +9,20 @@ written independently of ONNX Runtime.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
-from zoo.errors import ModelFileError
+from zoo.errors import ModelFileError, UnsafeModelFile
+from zoo.onnx_trust import check_external_data, outside_reason, sha256_of
 
 DEFAULT_TOLERANCE = 1e-5
 MANIFEST = "manifest.json"
 TEST_DATA = "test_data"  # <part>/model.onnx + test_data_set_0/, the ONNX Model Zoo layout
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _metadata(proto: onnx.ModelProto) -> dict[str, str]:
@@ -63,10 +56,39 @@ def run_reference(proto: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list
     return [np.asarray(o) for o in ReferenceEvaluator(proto).run(None, inputs)]
 
 
+def _declared_inputs(proto: onnx.ModelProto) -> list[dict[str, Any]]:
+    """The graph's inputs as the manifest lists them: name, shape (a name for a free axis), dtype."""
+    found = []
+    for value in proto.graph.input:
+        tensor = value.type.tensor_type
+        shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else None) for d in tensor.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else None
+        found.append({"name": value.name, "shape": shape, "dtype": dtype})
+    return found
+
+
+def _worst(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
+    """The largest absolute difference; infinite where a shape differs or a value is not finite
+    (``max`` would pass over NaN)."""
+    worst = 0.0
+    for a, b in zip(got, expected, strict=True):
+        if np.shape(a) != np.shape(b):
+            return math.inf
+        diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+        if diff.size:
+            worst = max(worst, float(np.max(diff)) if np.all(np.isfinite(diff)) else math.inf)
+    return worst
+
+
 def verify_file(
-    model_file: Path, expected_sha256: str | None = None, reference: bool = False
+    model_file: Path,
+    expected_sha256: str | None = None,
+    reference: bool = False,
+    expected_inputs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Check one file; the result says what was checked and what was found."""
+    """Check one file; the result says what was checked and what was found.
+
+    ``expected_inputs``, the manifest's inputs for the file, must be what the file declares."""
     import onnxruntime as ort
 
     result: dict[str, Any] = {"file": str(model_file), "checks": [], "passed": True}
@@ -75,11 +97,20 @@ def verify_file(
         result["passed"] = False
         result.setdefault("failures", []).append(message)
 
+    # The file is untrusted until its bytes are the manifest's: nothing parses it before.
     if expected_sha256 is not None:
         ok = sha256_of(model_file) == expected_sha256
         result["checks"].append("sha256 matches the manifest" if ok else "sha256 DIFFERS from the manifest")
         if not ok:
-            fail("sha256 differs from the manifest")
+            fail("sha256 differs from the manifest; the file was not loaded")
+            return result
+    try:
+        check_external_data(model_file)  # refuses (exit 2) data outside the file's folder
+    except UnsafeModelFile:
+        raise
+    except ModelFileError as exc:
+        fail(str(exc)[:200])
+        return result
     try:
         proto = onnx.load(str(model_file))
         onnx.checker.check_model(proto, full_check=True)
@@ -87,30 +118,47 @@ def verify_file(
     except Exception as exc:
         fail(f"onnx.checker: {' '.join(str(exc).split())[:200]}")
         return result
+    if expected_inputs is not None:
+        found = _declared_inputs(proto)
+        keys = ("name", "shape", "dtype")
+        listed = expected_inputs if isinstance(expected_inputs, list) else [expected_inputs]
+        wanted = [{k: i.get(k) for k in keys} if isinstance(i, dict) else i for i in listed]
+        if found != wanted:
+            fail(f"its inputs {found} are not the manifest's {wanted}")
+            return result
+        result["checks"].append("inputs match the manifest")
     meta = _metadata(proto)
     result["part"] = meta.get("zoo.part")
-    tolerance = float(json.loads(meta.get("zoo.validation", "{}")).get("tolerance", DEFAULT_TOLERANCE))
+    try:
+        tolerance = float(json.loads(meta.get("zoo.validation", "{}")).get("tolerance", DEFAULT_TOLERANCE))
+    except (ValueError, TypeError, AttributeError):  # metadata that is not zoo's: the default
+        tolerance = DEFAULT_TOLERANCE
     result["tolerance"] = tolerance
     sets = test_sets(model_file, meta.get("zoo.part"))
     if not sets:
         fail("no test set found (test_data_set_*/ beside the file, or test_data/<part>/)")
         return result
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # a graph onnx.checker passes but ONNX Runtime refuses
+        fail(f"onnxruntime cannot load it: {' '.join(str(exc).split())[:200]}")
+        return result
     names = [i.name for i in session.get_inputs()]
     worst, worst_reference = 0.0, 0.0
     for folder in sets:
-        inputs = dict(zip(names, _tensors(folder, "input"), strict=True))
-        expected = _tensors(folder, "output")
-        got = session.run(None, inputs)
+        try:
+            inputs = dict(zip(names, _tensors(folder, "input"), strict=True))
+            expected = _tensors(folder, "output")
+            got = session.run(None, inputs)
+        except Exception as exc:  # a test set that does not fit the file, or is itself damaged
+            fail(f"{folder}: cannot be run: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+            continue
         if len(got) != len(expected):
             fail(f"{folder.name}: {len(got)} outputs, the test set has {len(expected)}")
             continue
-        worst = max([worst, *(float(np.max(np.abs(a - b))) for a, b in zip(got, expected, strict=True))])
+        worst = max(worst, _worst(got, expected))
         if reference:
-            ref = run_reference(proto, inputs)
-            worst_reference = max(
-                [worst_reference, *(float(np.max(np.abs(a - b))) for a, b in zip(ref, expected, strict=True))]
-            )
+            worst_reference = max(worst_reference, _worst(run_reference(proto, inputs), expected))
     result["test_sets"] = len(sets)
     result["max_abs_diff"] = worst
     result["checks"].append(
@@ -129,8 +177,19 @@ def verify_file(
 
 
 def verify(path: str | Path, reference: bool = False) -> dict[str, Any]:
-    """Verify an export folder (every file its manifest lists) or a single ``.onnx`` file."""
+    """Verify an export folder (every file its manifest lists) or a single ``.onnx`` file.
+
+    A file that cannot be read at all (no permission, a name too long) is the user's to fix,
+    exit code 2, not a failed check."""
     path = Path(path)
+    try:
+        return _verify_path(path, reference)
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else path
+        raise ModelFileError(f"Cannot read {str(where)!r}: {exc.strerror or exc}") from exc
+
+
+def _verify_path(path: Path, reference: bool) -> dict[str, Any]:
     if not path.exists():
         raise ModelFileError(f"{str(path)!r} does not exist")
     if path.is_dir():
@@ -139,15 +198,31 @@ def verify(path: str | Path, reference: bool = False) -> dict[str, Any]:
             raise ModelFileError(f"{str(path)!r} has no {MANIFEST}; pass a .onnx file instead")
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            entries = [(path / f["file"], f.get("sha256")) for f in manifest["files"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise ModelFileError(f"Cannot read {str(manifest_path)!r}: {exc}") from exc
-        missing = [str(p.name) for p, _ in entries if not p.is_file()]
+        entries_ok = isinstance(manifest, dict) and isinstance(manifest.get("files"), list)
+        if not entries_ok or not all(isinstance(f, dict) and "file" in f for f in manifest["files"]):
+            raise ModelFileError(
+                f"{str(manifest_path)!r} is not an export manifest: it needs a 'files' list of objects, "
+                f"each with a 'file'"
+            )
+        listed = [(str(f["file"]), f.get("sha256")) for f in manifest["files"]]
+        declared = {str(f["file"]): f.get("inputs") for f in manifest["files"]}
+        for name, _ in listed:  # the manifest came with the files: it may name any path
+            reason = outside_reason(path, name)
+            if reason:
+                raise UnsafeModelFile(
+                    f"{str(manifest_path)!r} lists {name!r}, {reason}: zoo verifies only files in its folder"
+                )
+        entries = [(path / name, sha, declared[name]) for name, sha in listed]
+        missing = [str(p.name) for p, *_ in entries if not p.is_file()]
         if missing:
             raise ModelFileError(f"{str(path)!r} lacks {', '.join(missing)} listed in its manifest")
     elif path.suffix == ".onnx":
-        entries = [(path, None)]
+        entries = [(path, None, None)]
     else:
         raise ModelFileError(f"{str(path)!r} is neither an export folder nor a .onnx file")
-    files = [verify_file(p, sha, reference) for p, sha in entries]
+    for file, *_ in entries:
+        file.open("rb").close()  # PermissionError: refused as a whole, before any check
+    files = [verify_file(p, sha, reference, inputs) for p, sha, inputs in entries]
     return {"path": str(path), "files": files, "passed": all(f["passed"] for f in files)}

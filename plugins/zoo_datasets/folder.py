@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.data import readable_folder
 from zoo.errors import DatasetUnavailable
 
 # What tf.io.decode_image reads, as Keras' image_dataset_from_directory accepts; case-insensitive.
@@ -84,10 +85,16 @@ def _root(argument: str) -> Path:
     if not argument:
         raise DatasetUnavailable("Dataset 'folder' needs a path: write it as folder:PATH")
     root = Path(argument).expanduser()
-    if not root.exists():
-        raise DatasetUnavailable(f"Dataset folder {argument!r} does not exist")
-    if not root.is_dir():
-        raise DatasetUnavailable(f"Dataset folder {argument!r} is not a folder")
+    try:
+        if not root.exists():
+            raise DatasetUnavailable(f"Dataset folder {argument!r} does not exist")
+        if not root.is_dir():
+            raise DatasetUnavailable(f"Dataset folder {argument!r} is not a folder")
+    except OSError as exc:  # a name too long, a parent we may not enter
+        reason = exc.strerror or exc
+        raise DatasetUnavailable(f"Dataset folder {argument!r} cannot be used: {reason}") from exc
+    if not readable_folder(root):
+        raise DatasetUnavailable(f"Dataset folder {argument!r} is not readable")
     return root
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -19,11 +20,26 @@ _SPLITS = ("x_train", "y_train", "x_test", "y_test")
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
+    """Keras' npz layout; a damaged or foreign file is refused naming it and what is wrong."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return tuple(data[key] for key in _SPLITS)
-    except (OSError, ValueError, KeyError) as exc:
-        raise DatasetUnavailable(f"Cannot read {str(path)!r}: {exc}") from exc
+            missing = [key for key in _SPLITS if key not in getattr(data, "files", ())]
+            if missing:  # a single .npy array has no names at all
+                raise DatasetUnavailable(
+                    f"{str(path)!r} has no {', '.join(missing)}: an .npz in Keras' layout holds "
+                    f"{', '.join(_SPLITS)}"
+                )
+            arrays = tuple(data[key] for key in _SPLITS)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DatasetUnavailable(f"Cannot read {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+    for x, y, split in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
+        labels_ok = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)  # CIFAR-10 has (N, 1)
+        if x.ndim not in (3, 4) or not labels_ok or len(x) != len(y) or y.dtype.kind not in "iu":
+            raise DatasetUnavailable(
+                f"{str(path)!r} is not a dataset: x_{split} is {x.dtype} {x.shape} and y_{split} "
+                f"{y.dtype} {y.shape}, not (N, H, W[, C]) images and N integer labels"
+            )
+    return arrays
 
 
 def _keras_download(module: str, title: str, where: str, put: str) -> tuple[np.ndarray, ...]:
