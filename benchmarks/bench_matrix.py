@@ -1,33 +1,225 @@
-"""The CPU inference matrix: every built-in architecture, every exported part and the chain,
-ONNX Runtime beside the run's Keras model, at several batch sizes. Prints Markdown; writes
-benchmarks/results/bench_matrix_cpu.json.
+"""The inference matrix: every built-in architecture, every exported part and the chain, ONNX
+Runtime beside the run's Keras model, at several batch sizes; then `--tune` of LeNet-5 and the
+chained parts without thread spinning. Writes benchmarks/BENCHMARKS.md (with the GPU matrix
+of results/gpu_matrix.json when benchmarks/gpu_matrix.py has produced one) and
+results/bench_matrix_cpu.json.
 
-    python benchmarks/bench_matrix.py [--only lenet5,conv-ae] [--batch-sizes 1,32,256] [--seconds 1]
+    python benchmarks/bench_matrix.py [--only lenet5,conv-ae] [--batch-sizes 1,32,256,1024] [--seconds 1]
 
 Each architecture is trained one epoch on the embedded MNIST sample (speed does not depend on
-what was learnt), exported with zoo's defaults, and measured with `zoo bench RUN_DIR --against
-keras` in this process: the same inputs (the run's test samples) for every method.
+what was learnt), exported with zoo's defaults, and measured with `bench_run` (what `zoo bench
+RUN_DIR --against keras` runs) in this process: the same inputs (the run's test samples) for
+every method.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
+import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo.atomic import write_json  # noqa: E402
-from zoo.sessions import SessionSettings  # noqa: E402
+from zoo.atomic import write_json, write_text  # noqa: E402
 from zoo.bench_run import bench_run  # noqa: E402
+from zoo.bench_tune import tune  # noqa: E402
 from zoo.export import export_run  # noqa: E402
 from zoo.host import load_registry  # noqa: E402
+from zoo.machine import describe  # noqa: E402
+from zoo.sessions import SessionSettings  # noqa: E402
 from zoo.train import TrainRequest, train  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
+HERE = ROOT / "benchmarks"
+RESULTS = HERE / "results"
 BUILTIN_PLUGINS = {"lenet", "autoencoders", "cnn", "fcn"}
+
+
+def measure(names: list[str], batches: tuple[int, ...], seconds: float) -> dict:
+    registry = load_registry()
+    out = Path(tempfile.mkdtemp(prefix="zoo-bench-matrix-"))
+    reports, runs = {}, {}
+    for name in names:
+        run = train(registry, TrainRequest(name, dataset="mnist-sample", epochs=1, out=out), verbose=0).path
+        export_run(registry, run)
+        runs[name] = run
+        reports[name] = bench_run(
+            run,
+            provider="cpu",
+            batch_sizes=batches,
+            seconds=seconds,
+            settings=SessionSettings(),
+            against_keras=True,
+            registry=registry,
+        )
+        print(name, reports[name].get("speedup_over_keras_tf_function"), flush=True)
+    extra = {}
+    if "lenet5" in runs:
+        quiet = replace(SessionSettings(), spinning=False)
+        extra["lenet5_no_spinning"] = bench_run(
+            runs["lenet5"], provider="cpu", batch_sizes=batches, seconds=seconds, settings=quiet
+        )
+        extra["lenet5_tune"] = tune(runs["lenet5"] / "onnx" / "model.onnx", "cpu", batches, min(seconds, 0.5))
+    return {"reports": reports, **extra}
+
+
+def _p50(report: dict, method: str, batch: int) -> float | None:
+    values = [r["p50_ms"] for r in report["rows"] if r["method"] == method and r["batch_size"] == batch]
+    return min(values) if values else None
+
+
+def markdown(results: dict, batches: tuple[int, ...], command: str) -> str:
+    reports = results["reports"]
+    first = next(iter(reports.values()))
+    lines = [
+        "# Inference benchmarks",
+        "",
+        f"Written by `{command}` on {time.strftime('%Y-%m-%d')} (do not edit by hand; run it again).",
+        "",
+        f"CPU machine: {describe(first['machine'])}; onnxruntime {first['onnxruntime']} (CPU "
+        "provider; zoo's defaults: threads chosen by ONNX Runtime, optimization level all, IO "
+        "binding). Each architecture trained one epoch on `mnist-sample`, exported with zoo's "
+        "defaults, measured with `zoo bench RUN_DIR --against keras` on the run's test samples "
+        'repeated up to the batch size, in one process, one cell after the other. "keras '
+        'tf.function" is `tf.function(lambda x: model(x, training=False))` with a batch-free '
+        "input signature, its output converted to NumPy as ONNX Runtime's is. p50 in ms. "
+        "Machine-readable: `results/bench_matrix_cpu.json`. This machine is shared: repeated "
+        "runs move by up to 40%.",
+        "",
+    ]
+    if "lenet5" in reports:
+        ratios = reports["lenet5"]["speedup_over_keras_tf_function"]
+        lines += [
+            "## The targets: LeNet-5, ONNX Runtime against the run's Keras model",
+            "",
+            "| batch | onnxruntime full p50 ms | keras tf.function p50 ms | speed-up | target |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        targets = {1: 15.0, 1024: 1.5}
+        for b in batches:
+            ort_ms = _p50(reports["lenet5"], "onnxruntime full", b)
+            keras_ms = _p50(reports["lenet5"], "keras tf.function", b)
+            goal = (
+                f">= {targets[b]}x: {'met' if ratios[str(b)] >= targets[b] else 'NOT met'}"
+                if b in targets
+                else "-"
+            )
+            lines.append(f"| {b} | {ort_ms:.4f} | {keras_ms:.4f} | {ratios[str(b)]}x | {goal} |")
+        lines.append("")
+    lines += [
+        "## The CPU matrix",
+        "",
+        "| architecture | method | io | "
+        + " | ".join(f"p50 ms @{b}" for b in batches)
+        + " | "
+        + " | ".join(f"samples/s @{b}" for b in batches)
+        + " |",
+        "|" + " --- |" * (3 + 2 * len(batches)),
+    ]
+    for name, report in reports.items():
+        cells: dict[tuple[str, str], dict[int, dict]] = {}
+        for row in report["rows"]:
+            cells.setdefault((row["method"], row["io"]), {})[row["batch_size"]] = row
+        for (method, io), by_batch in cells.items():
+            p50 = [f"{by_batch[b]['p50_ms']:.3f}" if b in by_batch else "-" for b in batches]
+            rate = [f"{by_batch[b]['samples_per_s']:,.0f}" if b in by_batch else "-" for b in batches]
+            lines.append("| " + " | ".join([name, method, io, *p50, *rate]) + " |")
+    lines += [
+        "",
+        "ONNX Runtime's full model against Keras' compiled tf.function (p50 ratio):",
+        "",
+        "| architecture | " + " | ".join(f"batch {b}" for b in batches) + " |",
+        "|" + " --- |" * (len(batches) + 1),
+    ]
+    for name, report in reports.items():
+        ratios = report.get("speedup_over_keras_tf_function", {})
+        lines.append(f"| {name} | " + " | ".join(f"{ratios.get(str(b), '-')}x" for b in batches) + " |")
+    lines.append("")
+    if "lenet5_no_spinning" in results:
+        quiet, loud = results["lenet5_no_spinning"], reports["lenet5"]
+        chain = "onnxruntime chain features->head"
+        lines += [
+            "## Chained parts and thread spinning (LeNet-5)",
+            "",
+            "ONNX Runtime's idle intra-op threads spin, waiting for work: fast for one session, but "
+            "when two sessions run one after the other (a chain of parts) the first session's "
+            "threads still spin on the cores the second needs. `--no-spinning` "
+            "(`session.intra_op.allow_spinning=0`):",
+            "",
+            "| batch | features p50 ms | chain, spinning | chain, no spinning | full, spinning "
+            "| full, no spinning |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for b in batches:
+            values = [
+                _p50(loud, "onnxruntime features", b),
+                _p50(loud, chain, b),
+                _p50(quiet, chain, b),
+                _p50(loud, "onnxruntime full", b),
+                _p50(quiet, "onnxruntime full", b),
+            ]
+            lines.append(f"| {b} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+        lines.append("")
+    if "lenet5_tune" in results:
+        tuned = results["lenet5_tune"]
+        lines += [
+            "## `zoo bench --tune` on this CPU (LeNet-5 model.onnx)",
+            "",
+            f"{tuned['configurations']} configurations (threads x optimization level x IO binding x "
+            "spinning), p50 in ms:",
+            "",
+            "| batch | zoo defaults | best | best configuration | defaults / best |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for best, verdict in zip(tuned["best"], tuned["defaults"], strict=True):
+            config = ", ".join(f"{k} {v}" for k, v in best["settings"].items())
+            lines.append(
+                f"| {verdict['batch_size']} | {verdict['defaults_p50_ms']:.4f} "
+                f"| {verdict['best_p50_ms']:.4f} | {config} | {verdict['defaults_over_best']}x |"
+            )
+        lines.append("")
+    lines += gpu_section()
+    return "\n".join(lines) + "\n"
+
+
+def gpu_section() -> list[str]:
+    lines = ["## GPU", ""]
+    path = RESULTS / "gpu_matrix.json"
+    if not path.is_file():
+        return [
+            *lines,
+            "Not measured yet with zoo's own bench: the sessions that built it had no GPU machine. "
+            "Run `benchmarks/gpu_matrix.py` (its docstring says how, in two steps) on an H100/H200; "
+            "it writes `results/gpu_matrix.json`, which this script then renders here. The code "
+            "paths (IO binding, CUDA graph, cuDNN search, NHWC, TF32, TensorRT, CPU-node listing) "
+            "are tested on the CPU, with ONNX Runtime's GPU decisions scripted. Hand measurements "
+            "on an H200 of the same networks are in `../shared/device/README.md`.",
+            "",
+        ]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines += [
+        f"Machine: {describe(data['machine'])}; provider {data['provider']}; `benchmarks/gpu_matrix.py`.",
+        "",
+        "| architecture | part | batch | zoo p50 ms | plain export, ORT defaults p50 ms | plain/zoo "
+        "| tuned best ms | zoo/best |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["rows"]:
+        cells = [r["architecture"], r["part"], str(r["batch_size"])]
+        for key in (
+            "zoo_p50_ms",
+            "plain_p50_ms",
+            "plain_over_zoo",
+            "tuned_best_p50_ms",
+            "defaults_over_best",
+        ):
+            cells.append(str(round(r[key], 4)) if key in r else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def main() -> None:
@@ -35,7 +227,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", default="")
-    parser.add_argument("--batch-sizes", default="1,32,256")
+    parser.add_argument("--batch-sizes", default="1,32,256,1024")
     parser.add_argument("--seconds", type=float, default=1.0)
     options = parser.parse_args()
     registry = load_registry()
@@ -45,51 +237,13 @@ def main() -> None:
         else sorted(n for n, s in registry.architectures.items() if s.plugin in BUILTIN_PLUGINS)
     )
     batches = tuple(int(b) for b in options.batch_sizes.split(","))
-    out = Path(tempfile.mkdtemp(prefix="zoo-bench-matrix-"))
-    reports = {}
-    for name in names:
-        run = train(registry, TrainRequest(name, dataset="mnist-sample", epochs=1, out=out), verbose=0).path
-        export_run(registry, run)
-        report = bench_run(
-            run,
-            provider="cpu",
-            batch_sizes=batches,
-            seconds=options.seconds,
-            settings=SessionSettings(),
-            against_keras=True,
-            registry=registry,
-        )
-        reports[name] = report
-        print(name, report.get("speedup_over_keras_tf_function"), flush=True)
-    machine = next(iter(reports.values()))["machine"] if reports else {}
+    command = "python benchmarks/bench_matrix.py " + " ".join(sys.argv[1:])
+    results = measure(names, batches, options.seconds)
     RESULTS.mkdir(exist_ok=True)
-    write_json(
-        RESULTS / "bench_matrix_cpu.json",
-        {"command": "python benchmarks/bench_matrix.py " + " ".join(sys.argv[1:]), "reports": reports},
-    )
-    print(f"\nmachine: {machine.get('cpu')}, {machine.get('cores')} cores; onnxruntime CPU provider\n")
-    header = [
-        "architecture",
-        "method",
-        *[f"p50 ms @{b}" for b in batches],
-        *[f"samples/s @{b}" for b in batches],
-    ]
-    print("| " + " | ".join(header) + " |")
-    print("|" + " --- |" * len(header))
-    for name, report in reports.items():
-        methods: dict[str, dict[int, dict]] = {}
-        for row in report["rows"]:
-            methods.setdefault(row["method"], {})[row["batch_size"]] = row
-        for method, cells in methods.items():
-            p50 = [f"{cells[b]['p50_ms']:.3f}" if b in cells else "-" for b in batches]
-            rate = [f"{cells[b]['samples_per_s']:,.0f}" if b in cells else "-" for b in batches]
-            print("| " + " | ".join([name, method, *p50, *rate]) + " |")
-    print("\nONNX Runtime's full model against Keras' tf.function (p50 ratio):\n")
-    print("| architecture | " + " | ".join(f"batch {b}" for b in batches) + " |")
-    print("|" + " --- |" * (len(batches) + 1))
-    for name, report in reports.items():
-        ratios = report.get("speedup_over_keras_tf_function", {})
-        print(f"| {name} | " + " | ".join(f"{ratios.get(str(b), '-')}x" for b in batches) + " |")
+    write_json(RESULTS / "bench_matrix_cpu.json", {"command": command.strip(), **results})
+    text = markdown(results, batches, command.strip())
+    write_text(HERE / "BENCHMARKS.md", text)
+    print(text)
 
 
 if __name__ == "__main__":

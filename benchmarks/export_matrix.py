@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zoo.atomic import write_json  # noqa: E402
-from zoo.machine import machine  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
 from zoo.export import export_run  # noqa: E402
 from zoo.host import load_registry  # noqa: E402
+from zoo.machine import machine  # noqa: E402
 from zoo.train import TrainRequest, train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"

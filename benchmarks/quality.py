@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from zoo import data  # noqa: E402
 from zoo.atomic import write_json  # noqa: E402
-from zoo.machine import machine  # noqa: E402
 from zoo.host import load_registry  # noqa: E402
+from zoo.machine import machine  # noqa: E402
 from zoo.runs import Run  # noqa: E402
 from zoo.train import TrainRequest, train  # noqa: E402
 

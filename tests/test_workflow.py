@@ -209,7 +209,7 @@ def test_bench_refuses_a_file_that_is_not_onnx(tmp_path, registry):
     fake.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
     result = invoke(registry, "bench", str(fake), "--provider", "cpu")
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"zoo: error: ONNX Runtime cannot load '{fake}': ")
+    assert result.stderr.startswith(f"zoo: error: Cannot read '{fake}' as ONNX: ")
     assert len(result.stderr.splitlines()) == 1
 
 

@@ -10,6 +10,7 @@ imported on this path.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from zoo import nvml
-from zoo.errors import ModelFileError
+from zoo.errors import InvalidOption, ModelFileError
 from zoo.machine import machine
 from zoo.sessions import OpenSession, SessionSettings, open_session
 
@@ -105,12 +106,28 @@ def input_feed(
         if dtype is None:
             raise ModelFileError(f"Input {value.name!r} has type {value.type}, which bench cannot fill")
         shape = (batch_size, *fixed)
+        _check_fits_in_memory(shape, dtype, value.name)
         if samples is not None and tuple(samples.shape[1:]) == tuple(fixed) and len(feed) == 0:
             repeats = -(-batch_size // len(samples))
             feed[value.name] = np.concatenate([samples] * repeats)[:batch_size].astype(dtype)
         else:
             feed[value.name] = rng.random(shape).astype(dtype)
     return feed
+
+
+def _check_fits_in_memory(shape: tuple[int, ...], dtype: Any, name: str) -> None:
+    """Refuse a batch whose input alone would take half the free memory (outputs and
+    activations need more), in one line rather than an allocation failure."""
+    need = float(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > free / 2:
+        raise InvalidOption(
+            f"batch size {shape[0]:,} needs {need / 2**30:.1f} GiB for input {name!r} alone; "
+            f"this machine has {free / 2**30:.1f} GiB free: choose smaller --batch-sizes"
+        )
 
 
 def run_samples(model: Path) -> np.ndarray | None:
@@ -152,7 +169,7 @@ def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.
     """The calls to time for ``feed``, by IO mode (see ``IO_MODES``).
 
     ``outputs`` are arrays of the outputs' shapes and dtypes: bound outputs are allocated once,
-    at a fixed address, as a CUDA graph requires.
+    at a fixed address, as a CUDA graph requires; on the CPU the results land in these arrays.
     """
     import onnxruntime as ort
 
@@ -164,10 +181,8 @@ def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.
     inputs = {name: ort.OrtValue.ortvalue_from_numpy(array, device, 0) for name, array in feed.items()}
     for name, value in inputs.items():
         binding.bind_ortvalue_input(name, value)
-    bound_outputs = [
-        ort.OrtValue.ortvalue_from_shape_and_type(list(array.shape), array.dtype, device, 0)
-        for array in outputs
-    ]
+    # On the CPU the bound outputs are the arrays given (no copy); on a GPU, buffers like them.
+    bound_outputs = [ort.OrtValue.ortvalue_from_numpy(array, device, 0) for array in outputs]
     for meta, value in zip(session.get_outputs(), bound_outputs, strict=True):
         binding.bind_ortvalue_output(meta.name, value)
 

@@ -4,17 +4,19 @@ ONNX Runtime keeps the GPU memory of its arena (and the CUDA graphs it captured)
 process ends, so in one process a cell's memory figure includes every earlier cell's. A child
 process per cell starts from nothing; the parent merges the children's reports.
 
-The child is ``python -m zoo.bench_isolate``: it reads one request (JSON) on stdin and writes
+The child runs ``zoo.bench_isolate.main``: it reads one request (JSON) on stdin and writes
 one report (JSON) on stdout; an error it can explain is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
 
+from zoo import settings
 from zoo.errors import ZooError
 from zoo.sessions import SessionSettings
 
@@ -29,7 +31,7 @@ def isolated(kind: str, arguments: dict[str, Any], batch_sizes: tuple[int, ...])
     for batch in batch_sizes:
         request = {"kind": kind, "arguments": {**arguments, "batch_sizes": [batch]}}
         child = subprocess.run(
-            [sys.executable, "-m", "zoo.bench_isolate"],
+            [sys.executable, "-c", _child_program()],
             input=json.dumps(request),
             capture_output=True,
             text=True,
@@ -48,6 +50,13 @@ def isolated(kind: str, arguments: dict[str, Any], batch_sizes: tuple[int, ...])
         if key in merged:
             merged[key] = {k: v for report in reports for k, v in report[key].items()}
     return merged
+
+
+def _child_program() -> str:
+    """The child's program: the modules named in ``ZOO_ORT_PRELOAD`` first (a module that sets
+    up ONNX Runtime's GPU libraries, as on the device machines), then ``main``."""
+    preload = [m.strip() for m in os.environ.get(settings.ORT_PRELOAD, "").split(",") if m.strip()]
+    return "".join(f"import {m}; " for m in preload) + "from zoo.bench_isolate import main; main()"
 
 
 def measure_cell(kind: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from zoo.bench import SCHEMA, measure, peak_rss_mib, session_report, summarize, time_calls
 from zoo.errors import RunFolderError
+from zoo.onnx_trust import check_digest
 from zoo.runs import Run
 from zoo.sessions import OpenSession, SessionSettings, open_session
 
@@ -67,17 +68,28 @@ def bench_run(
     (schema ``zoo-bench/1``, docs/bench-json.md)."""
     run = Run.open(run_dir)
     folder = run.path / EXPORT_FOLDER
+    manifest_path = folder / "manifest.json"
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        entries = [(f["part"], folder / f["file"]) for f in manifest["files"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        entries = [(f["part"], folder / f["file"], f["sha256"]) for f in manifest["files"]]
+        if not all(isinstance(v, str) for entry in entries for v in (entry[0], entry[2])):
+            raise TypeError("a part or sha256 is not a string")
+    except FileNotFoundError as exc:
         raise RunFolderError(
             f"{str(run.path)!r} has no readable {EXPORT_FOLDER}/manifest.json: "
             f"run `zoo export {run.path}` first"
         ) from exc
-    parts = [part for part, _ in entries if part != "full"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise RunFolderError(
+            f"{str(manifest_path)!r} is damaged ({type(exc).__name__}): run `zoo export {run.path}` again"
+        ) from exc
+    for _, path, sha256 in entries:
+        if folder.resolve() not in path.resolve().parents:
+            raise RunFolderError(f"{str(manifest_path)!r} names {str(path)!r}, outside its folder")
+        check_digest(path, sha256, manifest_path)  # the files are the ones exported, before any loads
+    parts = [part for part, _, _ in entries if part != "full"]
     sessions: dict[str, OpenSession] = {
-        part: open_session(path, provider, debug, settings) for part, path in entries
+        part: open_session(path, provider, debug, settings) for part, path, _ in entries
     }
     samples, _ = run.samples()
     keras_methods = _keras_callables(run, registry) if against_keras else None
@@ -92,7 +104,19 @@ def bench_run(
 
     def record(method: str, fn: Any, x: np.ndarray, batch: int) -> None:
         latencies = time_calls(lambda: fn(x), seconds, min_runs, warmup)
-        rows.append({"method": method, "io": "numpy", **asdict(summarize(batch, latencies))})
+        rows.append(
+            {
+                "method": method,
+                "io": "numpy",
+                "cuda_graph": False,
+                **asdict(summarize(batch, latencies)),
+                "session_create_ms": None,
+                "first_run_ms": None,
+                "peak_rss_mib": round(peak_rss_mib(), 1),
+                "gpu_memory_used_mib": None,
+                "gpu_memory_cell_mib": None,
+            }
+        )
 
     def record_part(part: str, x: np.ndarray) -> None:
         opened = sessions[part]

@@ -2,7 +2,7 @@
 
 On a GPU: cuDNN's algorithm search (heuristic, exhaustive, default), NHWC preference, CUDA
 graph and TF32, with inputs and outputs bound on the device. On the CPU: intra-op threads,
-graph optimization level and IO binding. The report gives, per batch size, the fastest
+graph optimization level, IO binding and thread spinning. The report gives, per batch size, the fastest
 configuration and how far zoo's defaults are from it, so the defaults are checked by
 measurement rather than trusted.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,10 @@ def grid(provider: str, cores: int | None = None) -> list[SessionSettings]:
         cores = cores or os.cpu_count() or 1
         threads = sorted({0, 1, cores})
         return [
-            replace(base, threads=t, optimization=o, io_binding=io)
-            for t, o, io in itertools.product(threads, ("basic", "extended", "all"), (False, True))
+            replace(base, threads=t, optimization=o, io_binding=io, spinning=spin)
+            for t, o, io, spin in itertools.product(
+                threads, ("basic", "extended", "all"), (False, True), (True, False)
+            )
         ]
     return [
         replace(base, conv_algo=a, prefer_nhwc=n, cuda_graph=g, tf32=t, io_binding=True)
@@ -103,4 +106,5 @@ def tune(
         "cells": cells,
         "best": best,
         "defaults": verdicts,
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

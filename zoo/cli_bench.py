@@ -7,10 +7,12 @@ from typing import Any
 
 import click
 
-from zoo.cli_output import emit_json, get_registry, table
+from zoo.cli_output import FiniteFloatRange, emit_json, get_registry, table
 
 # Kept here (not imported from zoo.sessions) so that `zoo --help` stays light.
 PROVIDER_CHOICES = ("auto", "cuda", "tensorrt", "cpu")
+MAX_BATCH = 1 << 20
+MAX_THREADS = 1024
 
 
 def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -20,6 +22,8 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
         sizes = ()
     if not sizes or any(s < 1 for s in sizes):
         raise click.BadParameter(f"{value!r} is not a comma-separated list of positive integers")
+    if max(sizes) > MAX_BATCH:
+        raise click.BadParameter(f"{max(sizes)} is larger than {MAX_BATCH:,}, the largest batch bench takes")
     return sizes
 
 
@@ -31,10 +35,6 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
             raise click.BadParameter(f"{item!r} is not NAME=N with N a positive integer")
         sizes[name] = int(number)
     return sizes
-
-
-# Flags whose default comes from SessionSettings unless --ort-defaults replaces them.
-_SETTING_FLAGS = ("threads", "optimization", "io_binding", "conv_algo", "prefer_nhwc", "tf32", "cuda_graph")
 
 
 @click.command("bench")
@@ -55,14 +55,14 @@ _SETTING_FLAGS = ("threads", "optimization", "io_binding", "conv_algo", "prefer_
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=1.0,
     show_default=True,
     help="Timed seconds per cell (at least 10 runs).",
 )
 @click.option(
     "--threads",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_THREADS),
     default=0,
     show_default=True,
     help="Intra-op threads (0: ORT's choice).",
@@ -73,6 +73,12 @@ _SETTING_FLAGS = ("threads", "optimization", "io_binding", "conv_algo", "prefer_
     default="all",
     show_default=True,
     help="ONNX Runtime's graph optimization level.",
+)
+@click.option(
+    "--spinning/--no-spinning",
+    default=True,
+    show_default=True,
+    help="Let idle intra-op threads spin (ORT's default; off helps sessions run one after another).",
 )
 @click.option(
     "--io-binding/--no-io-binding",
@@ -167,7 +173,14 @@ def bench_command(
     settings = replace(ORT_DEFAULTS, **given) if ort_defaults else SessionSettings(**flags)
     debug = ctx.meta.get("zoo.debug", False)
     sizes = {**axes, **({"height": height} if height else {}), **({"width": width} if width else {})}
-    is_run = Path(model).is_dir()
+    try:
+        is_run = Path(model).is_dir()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"{model!r} cannot be used: {exc.strerror or exc}", param_hint="MODEL"
+        ) from exc
+    if plot_path:
+        _check_plot_path(plot_path)
     if against and not is_run:
         raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
     if tune:
@@ -252,7 +265,10 @@ def _echo_rows(rows: list[dict[str, Any]]) -> None:
         cells += [str(r["runs"])] + [
             f"{r[k]:.3f}" for k in ("mean_ms", "std_ms", "p50_ms", "p90_ms", "p99_ms")
         ]
-        cells += [f"{r['samples_per_s']:,.0f}", f"{r['first_run_ms']:.2f}" if "first_run_ms" in r else "-"]
+        cells += [
+            f"{r['samples_per_s']:,.0f}",
+            f"{r['first_run_ms']:.2f}" if r["first_run_ms"] is not None else "-",
+        ]
         if gpu:
             cells.append(
                 f"{r['gpu_memory_used_mib']:.0f}" if r.get("gpu_memory_used_mib") is not None else "-"
@@ -302,6 +318,24 @@ def _tune(
                 rows, ["BATCH", "BEST P50 MS", "BEST CONFIGURATION", "ZOO DEFAULTS P50 MS", "DEFAULTS/BEST"]
             )
         )
+
+
+def _check_plot_path(path: str) -> None:
+    """Refuse a --plot path that cannot be written, before minutes of timing."""
+    from zoo.atomic import check_writable_folder
+
+    target = Path(path)
+    try:
+        is_dir = target.is_dir()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"{path!r} cannot be used: {exc.strerror or exc}", param_hint="--plot"
+        ) from exc
+    if is_dir:
+        raise click.BadParameter(
+            f"{path!r} is a folder; give a file name such as bench.png", param_hint="--plot"
+        )
+    check_writable_folder(target.parent, "--plot")
 
 
 def _bench_plot(path: str | None, rows: list[dict[str, Any]], title: str) -> None:

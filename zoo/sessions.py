@@ -41,11 +41,13 @@ class SessionSettings:
     cuDNN's heuristic algorithm choice (ONNX Runtime's default exhaustive search picked kernels
     up to 11 times slower for these small networks), NHWC convolutions, a CUDA graph and inputs
     and outputs bound in device memory. ``ORT_DEFAULTS`` is ONNX Runtime's own choice.
-    ``threads`` 0 lets ONNX Runtime choose (one intra-op thread per physical core).
+    ``threads`` 0 lets ONNX Runtime choose (one intra-op thread per physical core); ``spinning``
+    lets idle intra-op threads spin (ONNX Runtime's default).
     """
 
     threads: int = 0
     optimization: str = "all"
+    spinning: bool = True
     io_binding: bool = True
     conv_algo: str = "heuristic"
     prefer_nhwc: bool = True
@@ -80,6 +82,10 @@ class SessionSettings:
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[self.optimization]
+        if not self.spinning:
+            # Idle intra-op threads spin by default: fast for one session, but two sessions run
+            # one after the other (a chain of parts) take each other's cores.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if strict:
             opts.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
         if profile_prefix:
@@ -163,8 +169,8 @@ class OpenSession:
 def gpu_unavailable_reason(provider: str, available: list[str]) -> str:
     """Why the GPU provider did not come up, as far as can be told without CUDA itself."""
     if PROVIDERS[provider] not in available:
-        name, package = {"cuda": ("CUDA", "onnxruntime-gpu"), "tensorrt": ("TensorRT", "onnxruntime-gpu")}[provider]
-        return f"this onnxruntime build has no {name} provider (install {package})"
+        name = {"cuda": "CUDA", "tensorrt": "TensorRT"}[provider]
+        return f"this onnxruntime build has no {name} provider (install onnxruntime-gpu)"
     if sys.platform.startswith("linux"):
         needed = [("libcuda.so.1", "no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded)")]
         if provider == "tensorrt":
@@ -219,6 +225,9 @@ def open_session(
     settings = settings or SessionSettings()
     path = Path(model)
     _check_file(path)
+    from zoo.onnx_trust import check_external_data
+
+    check_external_data(path)  # before ONNX Runtime reads any external data
     if provider not in PROVIDER_CHOICES:
         raise ProviderUnavailable(f"Unknown provider {provider!r}. Available: {', '.join(PROVIDER_CHOICES)}")
     available = ort.get_available_providers()

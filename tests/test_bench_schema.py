@@ -1,0 +1,72 @@
+"""Every `zoo bench --json` report against docs/bench-json.md, key for key, both ways."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import ROOT, invoke
+
+DOC = ROOT / "docs" / "bench-json.md"
+
+
+def documented() -> dict[str, set[str]]:
+    """The keys of each section's table: section title -> keys."""
+    sections: dict[str, set[str]] = {}
+    title = ""
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            title = line[3:].strip()
+        match = re.match(r"\| `([a-z_0-9]+)` \|", line)
+        if match:
+            sections.setdefault(title, set()).add(match.group(1))
+    return sections
+
+
+def bench_json(registry, *args: str) -> dict:
+    result = invoke(registry, "bench", *args, "--seconds", "0", "--provider", "cpu", "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, set[str]]:
+    sections = documented()
+    common = sections["Every report (`kind` `file` and `run`)"]
+    return {
+        "file": common | sections["`kind` `file`"],
+        "run": common | sections["`kind` `run`"],
+        "row": sections["Rows"],
+        "tune": (common - {"input_data", "isolated", "peak_rss_mib", "rows"}) | sections["`kind` `tune`"],
+    }
+
+
+def test_a_file_report_has_exactly_the_documented_keys(runs, registry, keys):
+    report = bench_json(registry, str(runs.export("lenet5") / "model.onnx"), "--batch-sizes", "1,3")
+    assert report["schema"] == "zoo-bench/1" and report["kind"] == "file"
+    assert set(report) == keys["file"]
+    assert [set(row) for row in report["rows"]] == [keys["row"]] * 2
+
+
+def test_a_run_report_has_exactly_the_documented_keys(runs, registry, keys):
+    runs.export("dense-ae")
+    report = bench_json(registry, str(runs.run("dense-ae")), "--batch-sizes", "2")
+    optional = {"speedup_over_keras_tf_function"}  # only with --against keras
+    assert report["kind"] == "run" and set(report) == keys["run"] - optional
+    methods = [row["method"] for row in report["rows"]]
+    assert methods == [
+        "onnxruntime full",
+        "onnxruntime encoder",
+        "onnxruntime decoder",
+        "onnxruntime chain encoder->decoder",
+    ]
+    assert all(set(row) == keys["row"] for row in report["rows"])
+
+
+def test_a_tune_report_has_exactly_the_documented_keys(runs, registry, keys):
+    report = bench_json(
+        registry, str(runs.export("dense-ae") / "decoder.onnx"), "--batch-sizes", "1", "--tune"
+    )
+    assert report["kind"] == "tune" and set(report) == keys["tune"]
