@@ -78,6 +78,11 @@ def scripted_ort(monkeypatch, available, gpu_works, cpu_nodes=(), silently_cpu=F
     monkeypatch.setattr(sessions, "nodes_on_cpu", lambda *args, **kwargs: list(cpu_nodes))
 
 
+def quick(registry, model, *args: str):
+    """``zoo bench MODEL`` on the CPU with no time budget (10 runs per cell)."""
+    return invoke(registry, "bench", str(model), "--provider", "cpu", "--seconds", "0", *args)
+
+
 GPU_BUILD = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
@@ -181,19 +186,7 @@ def test_bound_io_gives_the_outputs_of_a_plain_run(tiny_model):
 
 def test_ort_defaults_and_explicit_flags_on_the_command_line(tiny_model, registry):
     def options(*args):
-        result = invoke(
-            registry,
-            "bench",
-            str(tiny_model),
-            "--provider",
-            "cpu",
-            "--seconds",
-            "0",
-            "--batch-sizes",
-            "2",
-            "--json",
-            *args,
-        )
+        result = quick(registry, tiny_model, "--batch-sizes", "2", "--json", *args)
         assert result.exit_code == 0, result.stderr
         report = json.loads(result.stdout)
         return report["session_options"], {r["io"] for r in report["rows"]}
@@ -219,19 +212,7 @@ def test_tune_tries_the_grid_and_measures_the_defaults_against_the_best(tiny_mod
 
     assert SessionSettings() in grid("cpu", cores=4) and len(grid("cpu", cores=4)) == 3 * 3 * 2 * 2
     assert SessionSettings() in grid("cuda") and len(grid("cuda")) == 24
-    result = invoke(
-        registry,
-        "bench",
-        str(tiny_model),
-        "--tune",
-        "--provider",
-        "cpu",
-        "--seconds",
-        "0",
-        "--batch-sizes",
-        "1,5",
-        "--json",
-    )
+    result = quick(registry, tiny_model, "--tune", "--batch-sizes", "1,5", "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert len(report["cells"]) == 2 * report["configurations"]
@@ -242,51 +223,17 @@ def test_tune_tries_the_grid_and_measures_the_defaults_against_the_best(tiny_mod
             == min(c["p50_ms"] for c in report["cells"] if c["batch_size"] == verdict["batch_size"])
         )
         assert verdict["defaults_over_best"] >= 1.0
-    table = invoke(
-        registry,
-        "bench",
-        str(tiny_model),
-        "--tune",
-        "--provider",
-        "cpu",
-        "--seconds",
-        "0",
-        "--batch-sizes",
-        "1",
-    )
+    table = quick(registry, tiny_model, "--tune", "--batch-sizes", "1")
     assert table.exit_code == 0 and "DEFAULTS/BEST" in table.stdout
 
 
 def test_isolate_measures_each_batch_size_in_a_child_process(tiny_model, registry, monkeypatch):
-    result = invoke(
-        registry,
-        "bench",
-        str(tiny_model),
-        "--isolate",
-        "--provider",
-        "cpu",
-        "--seconds",
-        "0",
-        "--batch-sizes",
-        "1,7",
-        "--json",
-    )
+    result = quick(registry, tiny_model, "--isolate", "--batch-sizes", "1,7", "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["isolated"] is True and [r["batch_size"] for r in report["rows"]] == [1, 7]
     monkeypatch.setenv("ZOO_ORT_PRELOAD", "no_such_module_here")
-    failed = invoke(
-        registry,
-        "bench",
-        str(tiny_model),
-        "--isolate",
-        "--provider",
-        "cpu",
-        "--seconds",
-        "0",
-        "--batch-sizes",
-        "1",
-    )
+    failed = quick(registry, tiny_model, "--isolate", "--batch-sizes", "1")
     assert failed.exit_code == 2
     assert "the process measuring batch size 1 failed: ModuleNotFoundError" in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1
