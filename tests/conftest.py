@@ -101,6 +101,21 @@ ZOO = str(Path(sys.executable).with_name("zoo"))  # the console script of the en
 
 
 EXAMPLE_PLUGIN = ROOT / "examples" / "zoo-mlp"
+# What a finished autoencoder run folder holds (a classifier has confusion_matrix.png instead).
+AUTOENCODER_RUN_FILES = frozenset(
+    {
+        "model.keras",
+        "config.json",
+        "state.json",
+        "history.json",
+        "history.csv",
+        "metrics.json",
+        "samples.npz",
+        "history.png",
+        "reconstructions.png",
+        "README.md",
+    }
+)
 
 
 def contract_registry() -> Registry:

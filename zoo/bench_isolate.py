@@ -46,9 +46,10 @@ def isolated(kind: str, arguments: dict[str, Any], batch_sizes: tuple[int, ...])
     merged["rows"] = [row for report in reports for row in report["rows"]]
     merged["isolated"] = True
     merged["peak_rss_mib"] = max(report["peak_rss_mib"] for report in reports)
-    for key in ("speedup_over_keras_tf_function",):
-        if key in merged:
-            merged[key] = {k: v for report in reports for k, v in report[key].items()}
+    if "speedup_over_keras_tf_function" in merged:
+        merged["speedup_over_keras_tf_function"] = {
+            k: v for report in reports for k, v in report["speedup_over_keras_tf_function"].items()
+        }
     return merged
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import PYTHON, invoke, zoo_subprocess_env
+from tests.conftest import AUTOENCODER_RUN_FILES, PYTHON, invoke, zoo_subprocess_env
 from zoo import runs
 
 pytestmark = [
@@ -45,18 +45,7 @@ EPOCHS, BATCH = 12, 32
 STEPS = math.ceil(int(512 * 0.9) / BATCH)  # synthetic: 512 training images, 10% held out
 TRAIN = ["train", "dense-ae", "--dataset", "synthetic", "--batch-size", str(BATCH), "--deterministic"]
 TRAIN += ["--json"]
-RUN_FILES = {
-    "model.keras",
-    "config.json",
-    "state.json",
-    "history.json",
-    "history.csv",
-    "metrics.json",
-    "samples.npz",
-    "history.png",
-    "reconstructions.png",
-    "README.md",
-}
+RUN_FILES = AUTOENCODER_RUN_FILES  # dense-ae
 PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
 # Temporary names zoo may leave after a kill; the random part of mkstemp/mkdtemp is 8 characters.
 TEMPORARY = re.compile(r"^\.[\w.+-]+\.[a-z0-9_]{8}\.(tmp(\.\w+)?|old)$|^\.([\w.+-]+\.)?lock$")
