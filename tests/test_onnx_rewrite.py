@@ -208,3 +208,91 @@ def test_check_equivalent_reports_a_difference():
     with pytest.raises(ExportValidationError, match=r"differs by 0\.5"):
         check_equivalent(graph(0.0), graph(0.5), {"x": x})
     assert check_equivalent(graph(0.0), graph(0.5), {"x": x}, atol=1.0) == 0.5
+
+
+# A constant 1x1 convolution folded into the next one -------------------------------------------
+
+
+def _two_convs(
+    first: dict | None = None,
+    second: dict | None = None,
+    *,
+    bias1=True,
+    bias2=True,
+    reshape=None,
+    also_output=False,
+) -> onnx.ModelProto:
+    """x (n, 3, 9, 9) -> Conv 1x1 (3 -> 2) -> [Reshape to ``reshape``] -> Conv 3x3 (2 -> 4) -> Relu."""
+    rng = np.random.default_rng(5)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((2, 3, 1, 1)).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.standard_normal((4, 2, 3, 3)).astype(np.float32), "w2"),
+        numpy_helper.from_array(rng.standard_normal(2).astype(np.float32), "b1"),
+        numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b2"),
+    ]
+    nodes = [
+        helper.make_node(
+            "Conv", ["x", "w1", *(["b1"] if bias1 else [])], ["h"], name="scale", **(first or {})
+        )
+    ]
+    h = "h"
+    if reshape is not None:
+        inits.append(_ints("target", reshape))
+        nodes.append(helper.make_node("Reshape", ["h", "target"], ["h2"], name="noop"))
+        h = "h2"
+    nodes += [
+        helper.make_node("Conv", [h, "w2", *(["b2"] if bias2 else [])], ["y"], name="c1", **(second or {})),
+        helper.make_node("Relu", ["y"], ["out"], name="relu"),
+    ]
+    outputs = [_tensor("out", [None] * 4)] + ([_tensor("h", [None] * 4)] if also_output else [])
+    return _model(nodes, [_tensor("x", ["n", 3, 9, 9])], outputs, inits)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"bias1": False},
+        {"bias2": False},
+        {"reshape": [-1, 2, 9, 9]},  # tf2onnx's NHWC -> NCHW of a one-channel tensor: changes nothing
+        {"second": {"strides": [2, 2], "dilations": [2, 1], "auto_pad": "VALID"}},
+    ],
+)
+def test_pointwise_conv_is_folded_into_the_next_unpadded_conv(kwargs):
+    before = _two_convs(**kwargs)
+    after, notes = make_gpu_ready(before)
+    assert notes == ["Conv scale: 1x1 convolution folded into Conv c1"]
+    assert [n.op_type for n in after.graph.node] == ["Conv", "Relu"]
+    onnx.checker.check_model(after, full_check=True)
+    assert [v.name for v in after.graph.input] == ["x"]
+    x = np.random.default_rng(6).standard_normal((5, 3, 9, 9)).astype(np.float32)
+    assert check_equivalent(before, after, {"x": x}, atol=1e-5, optimize=False) > 0  # composed, not copied
+    assert make_gpu_ready(after)[1] == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"second": {"pads": [1, 1, 1, 1]}},  # the border would get the first bias: not equivalent
+        {"second": {"auto_pad": "SAME_UPPER"}},
+        {"first": {"strides": [2, 2]}},
+        {"reshape": [-1, 2, 3, 27]},  # a reshape that changes the layout
+        {"also_output": True},  # the first result is needed on its own
+    ],
+)
+def test_pointwise_conv_is_left_where_folding_would_change_something(kwargs):
+    before = _two_convs(**kwargs)
+    after, notes = make_gpu_ready(before)
+    assert notes == []
+    assert [n.op_type for n in after.graph.node] == [n.op_type for n in before.graph.node]
+
+
+def test_lenet5_export_folds_its_input_scaling(runs):
+    """LeNet-5's fixed 1x1 input scaling is no kernel of its own in the exported files."""
+    folder = runs.export("lenet5")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        convs = [n for n in onnx.load(str(folder / entry["file"])).graph.node if n.op_type == "Conv"]
+        if entry["part"] in ("full", "features"):
+            assert any("1x1 convolution folded" in note for note in entry["gpu_rewrites"])
+            assert len(convs) == 3  # C1, C3, C5
