@@ -31,21 +31,46 @@ def _publish(tmp: Path, final: Path, mode: int) -> None:
     os.replace(tmp, final)
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one step (Linux's ``renameat2(RENAME_EXCHANGE)``), so that a folder
-    replaced by another is never missing, not even for a moment; False where unsupported."""
+def _renameat2(a: Path, b: Path, flags: int) -> bool:
+    """Linux's ``renameat2``; False where the C library, kernel or file system lacks it."""
     if sys.platform != "linux":
         return False
     function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     if function is None:  # a C library older than glibc 2.28
         return False
-    at_fdcwd, rename_exchange = -100, 2
-    if function(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+    at_fdcwd = -100
+    if function(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), flags) == 0:
         return True
     error = ctypes.get_errno()
-    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # a kernel or file system without it
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
         return False
+    if error == errno.EEXIST:
+        raise FileExistsError(error, os.strerror(error), str(a), None, str(b))
     raise OSError(error, os.strerror(error), str(a), None, str(b))
+
+
+def _publish_new(tmp: Path, final: Path, mode: int) -> None:
+    """``_publish`` where ``final`` must not exist: FileExistsError if it does or appears, even
+    between the check and the rename (``RENAME_NOREPLACE``), never a folder merged or replaced."""
+    os.chmod(tmp, mode & ~_umask())
+    rename_noreplace = 1
+    if _renameat2(tmp, final, rename_noreplace):
+        return
+    if final.exists():
+        raise FileExistsError(f"{str(final)!r} appeared while it was being written")
+    try:
+        os.rename(tmp, final)  # replaces only an empty folder, which no writer publishes
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise FileExistsError(f"{str(final)!r} appeared while it was being written") from exc
+        raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux's ``renameat2(RENAME_EXCHANGE)``), so that a folder
+    replaced by another is never missing, not even for a moment; False where unsupported."""
+    rename_exchange = 2
+    return _renameat2(a, b, rename_exchange)
 
 
 @contextlib.contextmanager
@@ -138,9 +163,9 @@ def atomic_dir(final: str | os.PathLike[str], replace: bool = True) -> Iterator[
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
-        if final.exists() and not replace:
-            raise FileExistsError(f"{str(final)!r} appeared while it was being written")
-        if final.exists():
+        if not replace:
+            _publish_new(tmp, final, 0o777)
+        elif final.exists():
             os.chmod(tmp, 0o777 & ~_umask())
             if not _exchange(tmp, final):  # swapped: the old folder is at tmp, removed below
                 old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))

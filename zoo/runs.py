@@ -12,6 +12,7 @@ every file in it is replaced atomically.
 from __future__ import annotations
 
 import json
+import re
 import time
 import zipfile
 import zlib
@@ -38,6 +39,7 @@ STATE_FILE = "state.json"
 HISTORY_CSV = "history.csv"
 REQUIRED = (MODEL_FILE, CONFIG_FILE, SAMPLES_FILE)
 STATUSES = ("running", "interrupted", "failed", "complete")
+_NEW_RUN_TEMPORARY = re.compile(r"^\..+-\d{8}-\d{6}(-\d+)?\.[a-z0-9_]{8}\.tmp$")
 
 
 def new_run_path(out: Path, arch: str) -> Path:
@@ -53,6 +55,26 @@ def new_run_path(out: Path, arch: str) -> Path:
         n += 1
         path = out / f"{arch}-{stamp}-{n}"
     return path
+
+
+STALE_AFTER_S = 60.0  # a live writer locks its temporary folder within milliseconds of making it
+
+
+def abandoned_run_folders(out: Path) -> list[Path]:
+    """The temporary folders of new runs whose process was killed before the run appeared
+    (``.ARCH-STAMP.XXXXXXXX.tmp``): unlocked and over a minute old, so that no live writer's
+    folder, locked a moment after it is made, is ever taken for one."""
+    found = []
+    for path in atomic.leftovers(out):
+        if not _NEW_RUN_TEMPORARY.match(path.name) or not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            age = time.time() - path.stat().st_mtime
+        except OSError:
+            continue
+        if age > STALE_AFTER_S and not locks.is_held(locks.run_lock(path)):
+            found.append(path)
+    return found
 
 
 def _read_json(path: Path) -> Any:

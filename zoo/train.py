@@ -25,6 +25,7 @@ from zoo.registry import Registry, resolve
 from zoo.specs import EPOCH_DECAY, LR_SCHEDULES, ArchitectureSpec
 
 SAMPLE_COUNT = 64
+NAME_TRIES = 20  # run folder names tried when runs started in the same second take them
 VALIDATION_SPLIT = 0.1
 PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 2
 
@@ -240,15 +241,27 @@ def train(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": _versions(),
     }
-    run_dir = runs.new_run_path(out, spec.name)
-    with atomic.atomic_dir(run_dir, replace=False) as tmp:
-        lock = locks.hold_run(tmp)  # before the folder appears, so that it is never seen unheld
-        atomic.write_json(tmp / runs.CONFIG_FILE, config)
-        np.savez_compressed(
-            tmp / runs.SAMPLES_FILE, x=arrays.x_test[:SAMPLE_COUNT], y=arrays.y_test[:SAMPLE_COUNT]
-        )
-        runs.save_model(model, tmp)
-        runs.write_state(tmp, "running", 0, epochs)
+    atomic.remove(runs.abandoned_run_folders(out))
+    lock: locks.FolderLock | None = None
+    for attempt in range(NAME_TRIES):
+        # Two runs of one architecture started in the same second pick the same name: the one
+        # that publishes second (the rename never replaces a folder) writes again under the next.
+        run_dir = runs.new_run_path(out, spec.name)
+        try:
+            with atomic.atomic_dir(run_dir, replace=False) as tmp:
+                lock = locks.hold_run(tmp)  # before the folder appears, so that it is never seen unheld
+                atomic.write_json(tmp / runs.CONFIG_FILE, config)
+                np.savez_compressed(
+                    tmp / runs.SAMPLES_FILE, x=arrays.x_test[:SAMPLE_COUNT], y=arrays.y_test[:SAMPLE_COUNT]
+                )
+                runs.save_model(model, tmp)
+                runs.write_state(tmp, "running", 0, epochs)
+            break
+        except FileExistsError:
+            if lock is not None:
+                lock.release()
+            if attempt == NAME_TRIES - 1:
+                raise
     lock.moved(locks.run_lock(run_dir))
     log(f"run folder: {run_dir}")
     session = _Session(spec, model, arrays, run_dir, config, strategy, 0, {}, pretraining)

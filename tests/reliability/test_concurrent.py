@@ -9,6 +9,7 @@ saved) or a folder it creates (the export's temporary folder), never a guessed d
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -182,3 +183,41 @@ def test_a_killed_exporter_blocks_no_one(registry, tmp_path):
     _verified(registry, run_dir / "onnx")
     leftovers = [p.name for p in run_dir.iterdir() if p.name.startswith(".")]
     assert not leftovers, f"the second export should clean what the first left: {leftovers}"
+
+
+def test_runs_started_in_the_same_second_get_different_folders(tmp_path, monkeypatch):
+    """Another run publishes the name this one picked while it writes: this one takes the next
+    name (the rename never merges into or replaces the other's folder)."""
+    real = runs.new_run_path
+    taken: list[Path] = []
+
+    def racing(out: Path, arch: str) -> Path:
+        path = real(out, arch)
+        if not taken:  # the other process renames its folder into place right after our pick
+            path.mkdir(parents=True)
+            (path / "theirs").write_text("x")
+            taken.append(path)
+        return path
+
+    monkeypatch.setattr(runs, "new_run_path", racing)
+    run_dir = _new_run(tmp_path)
+    assert run_dir != taken[0] and run_dir.name.startswith(taken[0].name)
+    assert sorted(p.name for p in taken[0].iterdir()) == ["theirs"]
+    assert _state(run_dir)["status"] == "complete"
+    assert atomic.leftovers(tmp_path / "runs") == []
+
+
+def test_a_new_run_clears_what_killed_new_runs_left_and_nothing_else(tmp_path):
+    out = tmp_path / "runs"
+    out.mkdir()
+    old, fresh, held = (out / f".dense-ae-20260101-00000{i}.abcd_12{i}.tmp" for i in range(3))
+    for path in (old, fresh, held):
+        path.mkdir()
+        (path / runs.CONFIG_FILE).write_text("{}")
+    an_hour_ago = time.time() - 3600
+    for path in (old, held):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    with locks.hold_run(held):  # a live writer's folder, however old
+        assert runs.abandoned_run_folders(out) == [old]
+        _new_run(tmp_path)
+        assert not old.exists() and fresh.exists() and held.exists()
