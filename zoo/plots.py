@@ -331,6 +331,7 @@ def bench_png(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], t
         ax.set_xlabel("batch size")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-    throughput.legend(fontsize=8)
+    handles, labels = latency.get_legend_handles_labels()  # below both panels, over no data
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)), fontsize=8)
     fig.suptitle(title)
     return _save(fig, path)
