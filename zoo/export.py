@@ -157,7 +157,10 @@ def export_run(
                 options=options,
                 load_data=_dataset_loader(registry, spec, run),
             )
-            manifest = export_fn(job)
+            try:
+                manifest = export_fn(job)
+            except ExportValidationError as exc:  # raised before the manifest: the same words
+                raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({exc})") from exc
             failed = [f"{f['part']}: {f['reason']}" for f in manifest["files"] if not f["passed"]]
             chain = manifest.get("chain")
             if chain and not chain["passed"]:

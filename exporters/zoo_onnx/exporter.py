@@ -292,10 +292,13 @@ def export(job: ExportJob) -> dict[str, Any]:
         rewrite_diff = None
         if rewrites:
             feed = proto.graph.input[0].name
-            rewrite_diff = max(
-                rewrite.check_equivalent(proto, gpu_ready, {feed: inputs[:b]}, atol=TOLERANCE)
-                for b in batches
-            )
+            try:
+                rewrite_diff = max(
+                    rewrite.check_equivalent(proto, gpu_ready, {feed: inputs[:b]}, atol=TOLERANCE)
+                    for b in batches
+                )
+            except ExportValidationError as exc:
+                raise ExportValidationError(f"{stage}: {exc}") from exc
             proto = gpu_ready
         extra = _output_layer_names(model)[1:]
         input_names, output_names = naming.stage_names(

@@ -1175,6 +1175,6 @@ def check_equivalent(
             worst = max(worst, float(np.max(np.abs(a64[finite] - b64[finite]))))
     if worst > atol:
         raise ExportValidationError(
-            f"the rewritten graph differs by {worst:.3g} (> {atol:g}) from the original"
+            f"the GPU-ready rewrite differs by {worst:.3g} (> {atol:g}) from tf2onnx's graph"
         )
     return worst
