@@ -56,7 +56,9 @@ def scripted_ort(monkeypatch, available, gpu_works, cpu_nodes=(), silently_cpu=F
 
     import zoo.sessions as sessions
 
-    def session(path, sess_options=None, providers=()):
+    def session(path, sess_options=None, providers=(), enable_fallback=1):
+        # ONNX Runtime's own fallback would print on stdout and retry elsewhere: always off
+        assert enable_fallback == 0
         names = [p if isinstance(p, str) else p[0] for p in providers]
         try:
             strict = sess_options.get_session_config_entry("session.disable_cpu_ep_fallback") == "1"
@@ -76,6 +78,9 @@ def scripted_ort(monkeypatch, available, gpu_works, cpu_nodes=(), silently_cpu=F
     monkeypatch.setattr(ort, "InferenceSession", session)
     monkeypatch.setattr(sessions, "_gpu_runs_anything", lambda ort, provider: gpu_works)
     monkeypatch.setattr(sessions, "nodes_on_cpu", lambda *args, **kwargs: list(cpu_nodes))
+    monkeypatch.setattr(
+        sessions, "node_placements", lambda path, provider, *args, **kwargs: {"Add y": provider}
+    )
 
 
 def quick(registry, model, *args: str):
@@ -254,3 +259,47 @@ def test_without_an_nvidia_driver_nvml_answers_nothing(monkeypatch):
         assert machine.describe(machine.machine()).endswith("no GPU seen by the NVIDIA driver")
     finally:
         nvml._library.cache_clear()
+
+
+def test_tune_of_a_graph_with_cpu_nodes_tries_every_configuration_under_auto(monkeypatch, tiny_model):
+    """A strict cuda session would refuse the graph: the configurations stay on what auto got."""
+    import zoo.bench_tune as bench_tune
+
+    scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True, cpu_nodes=["Shape flatten/Shape"])
+    asked = []
+    real = bench_tune.open_session
+
+    def spy(model, provider, *args, **kwargs):
+        asked.append(provider)
+        return real(model, provider, *args, **kwargs)
+
+    monkeypatch.setattr(bench_tune, "open_session", spy)
+    monkeypatch.setattr(bench_tune, "input_feed", lambda *args, **kwargs: {})
+    row = {"io": "device", "p50_ms": 1.0, "samples_per_s": 1.0}
+    monkeypatch.setattr(bench_tune, "measure", lambda *args, **kwargs: [row])
+    monkeypatch.setattr(bench_tune, "session_report", lambda opened: {})
+    report = bench_tune.tune(tiny_model, "auto", (1,), 0.0)
+    assert set(asked) == {"auto"} and report["configurations"] == len(asked) == 24
+
+
+def test_tensorrt_captures_a_graph_only_when_it_runs_every_node(monkeypatch, tiny_model):
+    import zoo.sessions as sessions
+
+    scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True)
+    placements = {"Mul mul": "tensorrt", "Add add": "cuda"}
+    monkeypatch.setattr(sessions, "node_placements", lambda *args, **kwargs: dict(placements))
+    assert not open_session(tiny_model, "tensorrt").cuda_graph  # Add left to CUDA: no graph
+    placements["Add add"] = "tensorrt"
+    assert open_session(tiny_model, "tensorrt").cuda_graph
+    assert open_session(tiny_model, "cuda").cuda_graph  # CUDA: every node on it (strict) suffices
+
+
+def test_no_provider_failure_prints_on_stdout(tiny_model, capfd):
+    """onnxruntime-gpu on this machine lists TensorRT and CUDA, which cannot load here: ONNX
+    Runtime's own fallback would print a banner on stdout (into --json) and retry elsewhere."""
+    for provider in ("tensorrt", "cuda"):
+        with pytest.raises(ProviderUnavailable):
+            open_session(tiny_model, provider)
+    assert open_session(tiny_model, "auto").provider == "cpu"
+    out, _ = capfd.readouterr()
+    assert "EP Error" not in out and "Falling back" not in out and out == ""

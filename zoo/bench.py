@@ -195,6 +195,9 @@ def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.
     def with_copies() -> list[np.ndarray]:
         for name, value in inputs.items():
             value.update_inplace(feed[name])
+        # The copies ran on CUDA's default stream, the session runs on its own non-blocking one:
+        # wait for them, or a run (a graph replay) may read an input half updated.
+        binding.synchronize_inputs()
         session.run_with_iobinding(binding)
         return [value.numpy() for value in bound_outputs]
 

@@ -60,7 +60,9 @@ def tune(
 ) -> dict[str, Any]:
     """Time every configuration of ``grid`` at each batch size; JSON-able."""
     defaults = open_session(model, provider, debug, SessionSettings(), sizes)
-    used = defaults.provider if provider == "auto" else provider
+    # Every configuration on the provider the defaults got; a graph with nodes on the CPU only
+    # gets a GPU session under auto (a strict cuda session refuses it).
+    used = "auto" if defaults.cpu_nodes else defaults.provider
     samples = run_samples(Path(model))
     configurations = grid(defaults.provider)
     cells = []

@@ -138,6 +138,9 @@ class OpenSession:
     fallback: str | None = None  # why the GPU was not used, or used only in part (auto)
     cpu_nodes: list[str] | None = None  # nodes a GPU session runs on the CPU; None for cpu
     create_ms: float = 0.0
+    # TensorRT captures a graph only when it runs every node itself (not some on CUDA): None
+    # where that was not checked (other providers)
+    tensorrt_whole: bool | None = None
 
     @property
     def on_gpu(self) -> bool:
@@ -146,6 +149,8 @@ class OpenSession:
     @property
     def cuda_graph(self) -> bool:
         """Whether runs go through a CUDA graph: only when every node is on the GPU."""
+        if self.provider == "tensorrt" and not self.tensorrt_whole:
+            return False
         return self.on_gpu and self.settings.cuda_graph and self.settings.io_binding and not self.cpu_nodes
 
     def reopen(self, graph: bool) -> OpenSession:
@@ -158,12 +163,17 @@ class OpenSession:
         providers = self.settings.providers(self.provider, graph)
         if self.cpu_nodes:
             providers.append(PROVIDERS["cpu"])
-        session = ort.InferenceSession(
-            str(self.path),
-            sess_options=self.settings.options(strict=self.on_gpu and not self.cpu_nodes),
-            providers=providers,
-        )
+        options = self.settings.options(strict=self.on_gpu and not self.cpu_nodes)
+        session = new_session(ort, str(self.path), options, providers)
         return replace(self, session=session, create_ms=(time.perf_counter() - started) * 1e3)
+
+
+def new_session(ort: Any, model: str | bytes, options: Any, providers: list[Any]) -> Any:
+    """``ort.InferenceSession`` without ONNX Runtime's own Python fallback: left on, a provider
+    that fails to load or to run makes it print a banner on stdout (into ``--json``) and retry
+    on other providers without their options, so that rows labelled TensorRT or CUDA would come
+    from another provider. Here a failure is an exception, reported in one line."""
+    return ort.InferenceSession(model, sess_options=options, providers=providers, enable_fallback=0)
 
 
 def gpu_unavailable_reason(provider: str, available: list[str]) -> str:
@@ -240,9 +250,13 @@ def open_session(
             started = time.perf_counter()
             session, reason = _gpu_session(ort, path, gpu, settings, debug, available)
             if session is not None:
-                return OpenSession(
+                opened = OpenSession(
                     session, path, gpu, provider, settings, cpu_nodes=[], create_ms=_ms(started)
                 )
+                if gpu == "tensorrt" and settings.cuda_graph:
+                    placed = node_placements(path, gpu, settings, sizes).values()
+                    opened.tensorrt_whole = bool(placed) and all(where == "tensorrt" for where in placed)
+                return opened
             if reason is None:  # the provider works, but not for every node of this graph
                 started = time.perf_counter()
                 mixed = _mixed_session(ort, path, gpu, settings)
@@ -271,9 +285,7 @@ def open_session(
         fallback = f"running on the CPU: {reason}"
     started = time.perf_counter()
     try:
-        session = ort.InferenceSession(
-            str(path), sess_options=settings.options(), providers=[PROVIDERS["cpu"]]
-        )
+        session = new_session(ort, str(path), settings.options(), [PROVIDERS["cpu"]])
     except Exception as exc:
         raise ModelFileError(f"ONNX Runtime cannot load {str(path)!r}: {first_line(exc)}") from exc
     return OpenSession(session, path, "cpu", provider, settings, fallback=fallback, create_ms=_ms(started))
@@ -298,10 +310,8 @@ def _gpu_session(
     if not debug:
         ort.set_default_logger_severity(4)  # we report a failed load ourselves, in one line
     try:
-        session = ort.InferenceSession(
-            str(path),
-            sess_options=settings.options(strict=True),
-            providers=settings.providers(provider, False),
+        session = new_session(
+            ort, str(path), settings.options(strict=True), settings.providers(provider, False)
         )
     except Exception as exc:
         if not _gpu_runs_anything(ort, provider):
@@ -317,10 +327,8 @@ def _gpu_session(
 
 
 def _mixed_session(ort: Any, path: Path, provider: str, settings: SessionSettings) -> Any:
-    return ort.InferenceSession(
-        str(path),
-        sess_options=settings.options(),
-        providers=[*settings.providers(provider, False), PROVIDERS["cpu"]],
+    return new_session(
+        ort, str(path), settings.options(), [*settings.providers(provider, False), PROVIDERS["cpu"]]
     )
 
 
@@ -335,10 +343,9 @@ def _gpu_runs_anything(ort: Any, provider: str) -> bool:
     graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "probe", [x], [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
     try:
-        session = ort.InferenceSession(
-            model.SerializeToString(),
-            sess_options=SessionSettings().options(strict=True),
-            providers=SessionSettings().providers(provider, False),
+        probe = SessionSettings()
+        session = new_session(
+            ort, model.SerializeToString(), probe.options(strict=True), probe.providers(provider, False)
         )
     except Exception:
         return False
@@ -362,10 +369,8 @@ def node_placements(
         providers = settings.providers(provider, False)
         if provider != "cpu":
             providers = [*providers, PROVIDERS["cpu"]]
-        session = ort.InferenceSession(
-            str(path),
-            sess_options=settings.options(profile_prefix=str(Path(tmp) / "run")),
-            providers=providers,
+        session = new_session(
+            ort, str(path), settings.options(profile_prefix=str(Path(tmp) / "run")), providers
         )
         session.run(None, input_feed(session, 1, sizes=sizes))
         events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
