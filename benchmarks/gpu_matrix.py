@@ -7,11 +7,19 @@ configuration ``zoo bench --tune`` finds. Two steps, because the GPU machines ha
     PYTHONPATH=.ortgpu:. ZOO_ORT_PRELOAD=ort_gpu_env python3 -c "import ort_gpu_env, runpy; \
         runpy.run_path('benchmarks/gpu_matrix.py', run_name='__main__')" measure gpu-files --out $OUT
 
-``measure`` prints Markdown and writes gpu_matrix.json: per part and batch size (1, 512, 8192 by
-default) the p50 of zoo's defaults (inputs and outputs on the device, CUDA graph), the plain file
-with ONNX Runtime's defaults (``--provider auto --ort-defaults``, which lists the nodes it runs on
-the CPU), the tuned best, and the targets' ratios. ``--provider cpu`` runs the same on the CPU
-(a check of the script, not a GPU figure).
+``measure`` prints Markdown and writes gpu_matrix.json (and gpu_matrix.jsonl, a row at a time):
+per part and batch size (1, 512, 8192 by default) the p50 of zoo's defaults (inputs and outputs
+on the device, CUDA graph), the plain file with ONNX Runtime's defaults and its inputs and outputs
+bound on the device too (``--provider auto --ort-defaults --io-binding``, which lists the nodes it
+runs on the CPU), the tuned best, and the targets' ratios. A failed cell is a row with its error.
+
+A device session has 15 minutes, 10 per command, start-up included; the whole matrix with
+--tune does not fit in one. Plan two calls, each under ``--deadline`` (seconds after which no
+cell starts; default 480): ``measure gpu-files --no-tune`` (all parts: zoo against plain), then
+``measure gpu-files --only lenet5,conv-ae`` (the targets' parts, tuned). Bring both
+gpu_matrix.json back and ``merge A.json B.json`` into results/gpu_matrix.json, which
+bench_matrix.py --render puts in BENCHMARKS.md. ``--provider cpu`` runs the same on the CPU (a
+check of the script, not a GPU figure).
 """
 
 from __future__ import annotations
@@ -77,57 +85,107 @@ def _compute_p50(report: dict) -> float:
     return next(rows[io]["p50_ms"] for io in ("device", "bound", "numpy") if io in rows)
 
 
-def measure(
-    folder: Path, provider: str, batches: tuple[int, ...], seconds: float, tune_parts: bool, out: Path
-) -> None:
+def _error(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _cell(
+    zoo_file: Path, folder: Path, provider: str, batch: int, seconds: float, tune_seconds: float | None
+) -> dict:
+    """One part at one batch size: zoo's defaults, the plain file with ONNX Runtime's defaults
+    (inputs and outputs bound on the device, as in ../shared/device/README.md's figures) and, on
+    request, the tuned best. A failure is recorded in the row, never the end of the matrix."""
+    from dataclasses import replace
+
     from zoo.bench_tune import tune
-    from zoo.errors import ZooError
-    from zoo.machine import describe, machine
     from zoo.sessions import ORT_DEFAULTS, SessionSettings
 
-    results = []
-    for zoo_file in sorted((folder / "zoo").glob("*/*.onnx")):
-        name, part = zoo_file.parent.name, zoo_file.stem
-        plain_file = folder / "plain" / name / zoo_file.name
-        # The fully convolutional model's free axes (a file uses the names it has).
-        sizes = {"height": 28, "width": 28, "code_height": 7, "code_width": 7} if name == "fcn" else None
-        for batch in batches:
-            row = {"architecture": name, "part": part, "batch_size": batch}
-            try:
-                zoo_report = _bench(zoo_file, provider, batch, seconds, SessionSettings(), sizes)
-                row["zoo_p50_ms"] = _compute_p50(zoo_report)
-                row["zoo_cuda_graph"] = any(r["cuda_graph"] for r in zoo_report["rows"])
-            except ZooError as exc:
-                row["zoo_error"] = str(exc)
-            try:
-                auto = "auto" if provider != "cpu" else "cpu"
-                plain_sizes = _unnamed_sizes(plain_file, 7 if part == "decoder" else 28) if sizes else None
-                plain = _bench(plain_file, auto, batch, seconds, ORT_DEFAULTS, plain_sizes)
-                row["plain_p50_ms"] = _compute_p50(plain)
-                row["plain_cpu_nodes"] = plain["cpu_nodes"]
-            except ZooError as exc:
-                row["plain_error"] = str(exc)
-            if tune_parts and "zoo_p50_ms" in row:
-                tuned = tune(zoo_file, provider, (batch,), seconds, sizes)
-                row["tuned_best_p50_ms"] = tuned["best"][0]["p50_ms"]
-                row["tuned_best"] = tuned["best"][0]["settings"]
-                row["defaults_over_best"] = tuned["defaults"][0]["defaults_over_best"]
-            if "zoo_p50_ms" in row and "plain_p50_ms" in row:
-                row["plain_over_zoo"] = round(row["plain_p50_ms"] / row["zoo_p50_ms"], 2)
-            results.append(row)
-            print(json.dumps(row), flush=True)
-    info = machine()
+    name, part = zoo_file.parent.name, zoo_file.stem
+    plain_file = folder / "plain" / name / zoo_file.name
+    # The fully convolutional model's free axes (a file uses the names it has).
+    sizes = {"height": 28, "width": 28, "code_height": 7, "code_width": 7} if name == "fcn" else None
+    row: dict = {"architecture": name, "part": part, "batch_size": batch}
+    try:
+        zoo_report = _bench(zoo_file, provider, batch, seconds, SessionSettings(), sizes)
+        row["zoo_p50_ms"] = _compute_p50(zoo_report)
+        row["zoo_cuda_graph"] = any(r["cuda_graph"] for r in zoo_report["rows"])
+        row["zoo_cpu_nodes"] = zoo_report["cpu_nodes"]
+    except Exception as exc:
+        row["zoo_error"] = _error(exc)
+    try:
+        auto = "auto" if provider != "cpu" else "cpu"
+        plain_sizes = _unnamed_sizes(plain_file, 7 if part == "decoder" else 28) if sizes else None
+        plain = _bench(plain_file, auto, batch, seconds, replace(ORT_DEFAULTS, io_binding=True), plain_sizes)
+        row["plain_p50_ms"] = _compute_p50(plain)
+        row["plain_provider"] = plain["provider"]
+        row["plain_cpu_nodes"] = plain["cpu_nodes"]
+    except Exception as exc:
+        row["plain_error"] = _error(exc)
+    if tune_seconds is not None and "zoo_p50_ms" in row:
+        try:
+            tuned = tune(zoo_file, provider, (batch,), tune_seconds, sizes)
+            row["tuned_best_p50_ms"] = tuned["best"][0]["p50_ms"]
+            row["tuned_best"] = tuned["best"][0]["settings"]
+            row["defaults_over_best"] = tuned["defaults"][0]["defaults_over_best"]
+        except Exception as exc:
+            row["tune_error"] = _error(exc)
+    if "zoo_p50_ms" in row and "plain_p50_ms" in row:
+        row["plain_over_zoo"] = round(row["plain_p50_ms"] / row["zoo_p50_ms"], 2)
+    return row
+
+
+def measure(
+    folder: Path,
+    provider: str,
+    batches: tuple[int, ...],
+    seconds: float,
+    tune_seconds: float | None,
+    out: Path,
+    only: list[str],
+    deadline_s: float,
+) -> None:
+    """Every cell until ``deadline_s`` seconds have passed; each row is appended to
+    gpu_matrix.jsonl as it is made and gpu_matrix.json is written however the loop ends, so a
+    device call cut short keeps what it measured."""
+    import time
+
+    from zoo.machine import describe, machine
+
+    started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_matrix.json").write_text(
-        json.dumps({"machine": info, "provider": provider, "rows": results}, indent=2), encoding="utf-8"
-    )
-    print(f"\nmachine: {describe(info)}; provider {provider}\n")
-    print(
+    results: list[dict] = []
+    skipped = 0
+    try:
+        with (out / "gpu_matrix.jsonl").open("a", encoding="utf-8") as log:
+            for zoo_file in sorted((folder / "zoo").glob("*/*.onnx")):
+                if only and zoo_file.parent.name not in only:
+                    continue
+                for batch in batches:
+                    if time.monotonic() - started > deadline_s:
+                        skipped += 1
+                        continue
+                    row = _cell(zoo_file, folder, provider, batch, seconds, tune_seconds)
+                    results.append(row)
+                    log.write(json.dumps(row) + "\n")
+                    log.flush()
+                    print(json.dumps(row), flush=True)
+    finally:
+        info = machine()
+        (out / "gpu_matrix.json").write_text(
+            json.dumps({"machine": info, "provider": provider, "rows": results}, indent=2), encoding="utf-8"
+        )
+    print(f"\nmachine: {describe(info)}; provider {provider}; {skipped} cells left for want of time\n")
+    print(table(results))
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
         "| architecture | part | batch | zoo p50 ms | plain, ORT defaults p50 ms | plain/zoo "
-        "| tuned best ms | zoo/best |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in results:
+        "| tuned best ms | zoo/best |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
         cells = [r["architecture"], r["part"], str(r["batch_size"])]
         for key, fmt in (
             ("zoo_p50_ms", "{:.4f}"),
@@ -137,7 +195,26 @@ def measure(
             ("defaults_over_best", "{}x"),
         ):
             cells.append(fmt.format(r[key]) if key in r else "-")
-        print("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def merge(files: list[Path], out: Path) -> None:
+    """Several device calls' gpu_matrix.json as one: a later file's keys fill in (and replace)
+    an earlier one's, cell by cell."""
+    merged: dict[tuple, dict] = {}
+    first = None
+    for file in files:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        first = first or data
+        for row in data["rows"]:
+            merged.setdefault((row["architecture"], row["part"], row["batch_size"]), {}).update(row)
+    rows = [merged[key] for key in sorted(merged)]
+    for row in rows:
+        if "zoo_p50_ms" in row and "plain_p50_ms" in row:
+            row["plain_over_zoo"] = round(row["plain_p50_ms"] / row["zoo_p50_ms"], 2)
+    out.write_text(json.dumps({**first, "rows": rows}, indent=2), encoding="utf-8")
+    print(table(rows))
 
 
 def main() -> None:
@@ -153,14 +230,31 @@ def main() -> None:
     m.add_argument("--provider", default="cuda")
     m.add_argument("--batch-sizes", default="1,512,8192")
     m.add_argument("--seconds", type=float, default=0.5)
+    m.add_argument("--tune-seconds", type=float, default=0.2)
     m.add_argument("--no-tune", action="store_true")
+    m.add_argument("--only", default="", help="architectures, comma-separated (default: all prepared)")
+    m.add_argument("--deadline", type=float, default=480.0, help="start no cell after this many seconds")
     m.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    g = sub.add_parser("merge")
+    g.add_argument("files", type=Path, nargs="+")
+    g.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gpu_matrix.json")
     options = parser.parse_args()
     if options.step == "prepare":
         prepare(options.out, [n for n in options.only.split(",") if n])
+    elif options.step == "merge":
+        merge(options.files, options.out)
     else:
         batches = tuple(int(b) for b in options.batch_sizes.split(","))
-        measure(options.folder, options.provider, batches, options.seconds, not options.no_tune, options.out)
+        measure(
+            options.folder,
+            options.provider,
+            batches,
+            options.seconds,
+            None if options.no_tune else options.tune_seconds,
+            options.out,
+            [n for n in options.only.split(",") if n],
+            options.deadline,
+        )
 
 
 if __name__ == "__main__":
