@@ -303,3 +303,12 @@ def test_no_provider_failure_prints_on_stdout(tiny_model, capfd):
     assert open_session(tiny_model, "auto").provider == "cpu"
     out, _ = capfd.readouterr()
     assert "EP Error" not in out and "Falling back" not in out and out == ""
+
+
+def test_each_batch_size_reports_its_own_first_run(tiny_model):
+    """A new shape is a first run again (cuDNN searches its algorithms per shape on a GPU)."""
+    from zoo.bench import bench
+
+    report = bench(tiny_model, "cpu", (1, 64), seconds=0.0)
+    firsts = [row["first_run_ms"] for row in report["rows"]]
+    assert len(firsts) == 2 and all(f > 0 for f in firsts) and firsts[0] != firsts[1]

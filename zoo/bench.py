@@ -211,21 +211,18 @@ def measure(
     min_runs: int = 10,
     warmup: int = 3,
     method: str | None = None,
-    first_runs: dict[int, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for one feed: a CUDA graph gets a session of its own (it is captured for one shape).
 
-    ``first_runs`` remembers the first run of ``opened``'s session (ONNX Runtime's lazy
-    initialization, cuDNN's algorithm search), which is timed apart from the runs measured.
+    The first run at this feed's shape is timed apart from the runs measured: ONNX Runtime's
+    lazy initialization on a session's first shape, cuDNN's algorithm search at every new one
+    (each batch size of a sweep is a new shape).
     """
-    first_runs = {} if first_runs is None else first_runs
     batch = len(next(iter(feed.values())))
-    base = opened.session
     start = time.perf_counter()
-    outputs = base.run(None, feed)  # the output shapes; the base session's first run if it is one
-    first_runs.setdefault(id(base), (time.perf_counter() - start) * 1e3)
+    outputs = opened.session.run(None, feed)  # the output shapes, and the first run at this shape
+    first_ms = (time.perf_counter() - start) * 1e3
     cell = opened.reopen(graph=True) if opened.cuda_graph else opened
-    first_ms = first_runs[id(base)]
     baseline = nvml.used_mib() if opened.on_gpu else None
     rows = []
     for io, call in io_calls(cell, feed, outputs).items():
@@ -288,12 +285,11 @@ def bench(
     samples = run_samples(Path(model))
     rows: list[dict[str, Any]] = []
     real = False
-    first_runs: dict[int, float] = {}
     for batch in batch_sizes:
         feed = input_feed(opened.session, batch, sizes=sizes, samples=samples)
         first = feed[opened.session.get_inputs()[0].name]
         real = samples is not None and tuple(samples.shape[1:]) == tuple(first.shape[1:])
-        rows += measure(opened, feed, seconds, min_runs, warmup, first_runs=first_runs)
+        rows += measure(opened, feed, seconds, min_runs, warmup)
     return {
         "schema": SCHEMA,
         "kind": "file",

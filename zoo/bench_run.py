@@ -100,7 +100,6 @@ def bench_run(
         return lambda x: session.run(None, {name: x})[0]
 
     rows: list[dict[str, Any]] = []
-    first_runs: dict[int, float] = {}
 
     def record(method: str, fn: Any, x: np.ndarray, batch: int) -> None:
         latencies = time_calls(lambda: fn(x), seconds, min_runs, warmup)
@@ -121,7 +120,7 @@ def bench_run(
     def record_part(part: str, x: np.ndarray) -> None:
         opened = sessions[part]
         feed = {opened.session.get_inputs()[0].name: x}
-        rows.extend(measure(opened, feed, seconds, min_runs, warmup, f"onnxruntime {part}", first_runs))
+        rows.extend(measure(opened, feed, seconds, min_runs, warmup, f"onnxruntime {part}"))
 
     for batch in batch_sizes:
         images = _tile(samples, batch)
