@@ -12,10 +12,10 @@ and one JSON reply per request on stdout, once the child has ended:
     {"pid": PID, "returncode": CODE (-9: killed), "seconds": S, "replaces": N, "timed_out": B}
 
 ``kill_after`` sends SIGKILL that many seconds after the fork (a random moment of its life);
-``kill_at_replace`` makes the child SIGKILL itself just before or after its Nth ``os.replace``
-(the commit points of ``zoo.atomic``). ``replaces`` counts the renames of a child that was not
-killed, so a caller can aim at all of them. The parent only imports and never runs a TensorFlow
-op, so the child starts with no thread pools to inherit.
+``kill_at_replace`` makes the child SIGKILL itself just before or after its Nth rename
+(``os.replace`` or ``renameat2``: the commit points of ``zoo.atomic``). ``replaces`` counts
+the renames of a child that was not killed, so a caller can aim at all of them. The parent only
+imports and never runs a TensorFlow op, so the child starts with no thread pools to inherit.
 """
 
 from __future__ import annotations
@@ -63,19 +63,25 @@ def _child(request: dict, count_file: str) -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         calls = 0
-        real_replace = os.replace
         target = request.get("kill_at_replace")
 
-        def replace(src, dst, **kw):
+        def commit(rename):
+            """A rename, counted, with the kill asked for just before or after it."""
             nonlocal calls
             calls += 1
             if target and calls == target[0] and target[1] == "before":
                 os.kill(os.getpid(), signal.SIGKILL)
-            real_replace(src, dst, **kw)
+            result = rename()
             if target and calls == target[0] and target[1] == "after":
                 os.kill(os.getpid(), signal.SIGKILL)
+            return result
 
-        os.replace = replace
+        import zoo.atomic
+
+        real_replace, real_renameat2 = os.replace, zoo.atomic._renameat2
+        os.replace = lambda src, dst, **kw: commit(lambda: real_replace(src, dst, **kw))
+        # a new run's folder appears, and an export replaces its predecessor, by renameat2
+        zoo.atomic._renameat2 = lambda a, b, flags: commit(lambda: real_renameat2(a, b, flags))
         from zoo.cli import cli
 
         code = cli.main(args=request["args"], prog_name="zoo", standalone_mode=False)

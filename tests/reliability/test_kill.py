@@ -10,7 +10,8 @@ clean what the killed ones left.
 Each victim is a child of ``forkserver.py``, which imports TensorFlow once, so a kill costs the
 command's own work: the kill moments are spread, uniformly and seeded, over that whole life
 (model building, epochs, checkpoint writes, conversion, validation, renames), and a few more kill
-the child right before or after one of its ``os.replace`` calls, the commit points.
+the child right before or after one of its renames (``os.replace``, ``renameat2``), the commit
+points.
 """
 
 from __future__ import annotations
