@@ -26,14 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo.atomic import write_json, write_text  # noqa: E402
-from zoo.bench_run import bench_run  # noqa: E402
-from zoo.bench_tune import tune  # noqa: E402
-from zoo.export import export_run  # noqa: E402
-from zoo.host import load_registry  # noqa: E402
-from zoo.machine import describe  # noqa: E402
-from zoo.sessions import SessionSettings  # noqa: E402
-from zoo.train import TrainRequest, train  # noqa: E402
+from zoo.bench.machine import describe  # noqa: E402
+from zoo.bench.run import bench_run  # noqa: E402
+from zoo.bench.sessions import SessionSettings  # noqa: E402
+from zoo.bench.tune import tune  # noqa: E402
+from zoo.core.host import load_registry  # noqa: E402
+from zoo.export.orchestrate import export_run  # noqa: E402
+from zoo.runs.atomic import write_json, write_text  # noqa: E402
+from zoo.training.train import TrainRequest, train  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 RESULTS = HERE / "results"

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.machine import machine
+from zoo.bench.machine import machine
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
 COMMANDS = (["list"], ["list", "--json"], ["info", "lenet5"], ["plugins", "--all"])

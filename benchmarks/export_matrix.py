@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo.atomic import write_json  # noqa: E402
-from zoo.errors import ZooError  # noqa: E402
-from zoo.export import export_run  # noqa: E402
-from zoo.host import load_registry  # noqa: E402
-from zoo.machine import machine  # noqa: E402
-from zoo.train import TrainRequest, train  # noqa: E402
+from zoo.bench.machine import machine  # noqa: E402
+from zoo.core.errors import ZooError  # noqa: E402
+from zoo.core.host import load_registry  # noqa: E402
+from zoo.export.orchestrate import export_run  # noqa: E402
+from zoo.runs.atomic import write_json  # noqa: E402
+from zoo.training.train import TrainRequest, train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 COMBINATIONS = [

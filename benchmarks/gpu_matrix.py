@@ -40,10 +40,10 @@ BUILTIN_PLUGINS = {"lenet", "autoencoders", "cnn", "fcn"}
 def prepare(out: Path, only: list[str]) -> None:
     """zoo's export (untrained: speed does not depend on the weights) and the plain Keras export
     of the full model and of each part, for every built-in architecture."""
-    from zoo.export import export_untrained
-    from zoo.host import load_registry
-    from zoo.keras_env import import_keras
-    from zoo.models import build
+    from zoo.core.host import load_registry
+    from zoo.export.orchestrate import export_untrained
+    from zoo.training.keras_env import import_keras
+    from zoo.training.models import build
 
     registry = load_registry()
     import_keras()
@@ -64,7 +64,7 @@ def prepare(out: Path, only: list[str]) -> None:
 
 
 def _bench(model: Path, provider: str, batch: int, seconds: float, settings, sizes) -> dict:
-    from zoo.bench import bench
+    from zoo.bench.file import bench
 
     return bench(
         model, provider=provider, batch_sizes=(batch,), seconds=seconds, settings=settings, sizes=sizes
@@ -98,8 +98,8 @@ def _cell(
     request, the tuned best. A failure is recorded in the row, never the end of the matrix."""
     from dataclasses import replace
 
-    from zoo.bench_tune import tune
-    from zoo.sessions import ORT_DEFAULTS, SessionSettings
+    from zoo.bench.sessions import ORT_DEFAULTS, SessionSettings
+    from zoo.bench.tune import tune
 
     name, part = zoo_file.parent.name, zoo_file.stem
     plain_file = folder / "plain" / name / zoo_file.name
@@ -150,7 +150,7 @@ def measure(
     device call cut short keeps what it measured."""
     import time
 
-    from zoo.machine import describe, machine
+    from zoo.bench.machine import describe, machine
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)

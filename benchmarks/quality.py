@@ -24,12 +24,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo import data  # noqa: E402
-from zoo.atomic import write_json  # noqa: E402
-from zoo.host import load_registry  # noqa: E402
-from zoo.machine import machine  # noqa: E402
-from zoo.runs import Run  # noqa: E402
-from zoo.train import TrainRequest, train  # noqa: E402
+from zoo.bench.machine import machine  # noqa: E402
+from zoo.core.host import load_registry  # noqa: E402
+from zoo.runs.atomic import write_json  # noqa: E402
+from zoo.runs.run_folder import Run  # noqa: E402
+from zoo.training import data  # noqa: E402
+from zoo.training.train import TrainRequest, train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 EPOCHS = {

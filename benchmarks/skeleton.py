@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zoo.atomic import write_json
+from zoo.runs.atomic import write_json
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
 HERE = Path(__file__).resolve().parent

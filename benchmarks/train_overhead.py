@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo.atomic import write_json  # noqa: E402
-from zoo.machine import machine  # noqa: E402
+from zoo.bench.machine import machine  # noqa: E402
+from zoo.runs.atomic import write_json  # noqa: E402
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
 RESULTS = ROOT / "benchmarks" / "results"

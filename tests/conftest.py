@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from zoo.cli import cli
-from zoo.host import PluginHost, PluginRecord
-from zoo.registry import Registry
+from zoo.core.host import PluginHost, PluginRecord
+from zoo.core.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the built-in plugins register; a test checks the registry against these lists.
@@ -134,7 +134,7 @@ class RunCache:
         self.exports: dict[str, Path] = {}
 
     def run(self, name: str) -> Path:
-        from zoo.train import TrainRequest, train
+        from zoo.training.train import TrainRequest, train
 
         if name not in self.runs:
             request = TrainRequest(
@@ -144,7 +144,7 @@ class RunCache:
         return self.runs[name]
 
     def export(self, name: str) -> Path:
-        from zoo.export import export_run
+        from zoo.export.orchestrate import export_run
 
         if name not in self.exports:
             self.exports[name] = export_run(self.registry, self.run(name)).path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zoo import hookimpl
-from zoo.specs import ArchitectureSpec, DatasetSpec
+from zoo.core.specs import ArchitectureSpec, DatasetSpec
 
 
 def arch(name: str, **overrides) -> ArchitectureSpec:

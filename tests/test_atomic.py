@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from zoo import atomic
+from zoo.runs import atomic
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

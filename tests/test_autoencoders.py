@@ -6,8 +6,8 @@ import numpy as np
 import onnx
 import pytest
 
-from zoo import models
-from zoo.errors import InvalidHyperParameter
+from zoo.core.errors import InvalidHyperParameter
+from zoo.training import models
 
 
 def _images(n=16, seed=0):
@@ -88,7 +88,7 @@ def test_greedy_pretraining_trains_each_layer_pair_in_the_full_model(registry):
 
 
 def test_training_a_stacked_ae_with_pretraining_records_it(registry, tmp_path):
-    from zoo.train import TrainRequest, train
+    from zoo.training.train import TrainRequest, train
 
     notes = []
     request = TrainRequest(

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import invoke
-from zoo.errors import ProviderUnavailable
-from zoo.sessions import ORT_DEFAULTS, SessionSettings, open_session
+from zoo.bench.sessions import ORT_DEFAULTS, SessionSettings, open_session
+from zoo.core.errors import ProviderUnavailable
 
 REFUSED = (
     "This session contains graph nodes that are assigned to the default CPU EP, "
@@ -54,7 +54,7 @@ def scripted_ort(monkeypatch, available, gpu_works, cpu_nodes=(), silently_cpu=F
     ``gpu_works``, and refuses strict sessions when the graph has ``cpu_nodes``."""
     import onnxruntime as ort
 
-    import zoo.sessions as sessions
+    import zoo.bench.sessions as sessions
 
     def session(path, sess_options=None, providers=(), enable_fallback=1):
         # ONNX Runtime's own fallback would print on stdout and retry elsewhere: always off
@@ -166,7 +166,7 @@ def test_provider_options_are_those_measured_fastest_and_ort_defaults_are_ort_s(
 
 
 def test_nodes_are_placed_from_ort_s_profile(tiny_model):
-    from zoo.sessions import node_placements, nodes_on_cpu
+    from zoo.bench.sessions import node_placements, nodes_on_cpu
 
     placements = node_placements(tiny_model, "cpu", SessionSettings())
     assert placements and set(placements.values()) == {"cpu"}
@@ -175,7 +175,7 @@ def test_nodes_are_placed_from_ort_s_profile(tiny_model):
 
 
 def test_bound_io_gives_the_outputs_of_a_plain_run(tiny_model):
-    from zoo.bench import io_calls
+    from zoo.bench.file import io_calls
 
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     out = np.zeros((3, 4), np.float32)
@@ -213,7 +213,7 @@ def test_ort_defaults_and_explicit_flags_on_the_command_line(tiny_model, registr
 
 
 def test_tune_tries_the_grid_and_measures_the_defaults_against_the_best(tiny_model, registry):
-    from zoo.bench_tune import grid
+    from zoo.bench.tune import grid
 
     assert SessionSettings() in grid("cpu", cores=4) and len(grid("cpu", cores=4)) == 3 * 3 * 2 * 2
     assert SessionSettings() in grid("cuda") and len(grid("cuda")) == 24
@@ -247,7 +247,7 @@ def test_isolate_measures_each_batch_size_in_a_child_process(tiny_model, registr
 def test_without_an_nvidia_driver_nvml_answers_nothing(monkeypatch):
     import ctypes
 
-    from zoo import machine, nvml
+    from zoo.bench import machine, nvml
 
     def no_library(name, *args, **kwargs):
         raise OSError(f"{name}: cannot open shared object file")
@@ -263,7 +263,7 @@ def test_without_an_nvidia_driver_nvml_answers_nothing(monkeypatch):
 
 def test_tune_of_a_graph_with_cpu_nodes_tries_every_configuration_under_auto(monkeypatch, tiny_model):
     """A strict cuda session would refuse the graph: the configurations stay on what auto got."""
-    import zoo.bench_tune as bench_tune
+    import zoo.bench.tune as bench_tune
 
     scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True, cpu_nodes=["Shape flatten/Shape"])
     asked = []
@@ -283,7 +283,7 @@ def test_tune_of_a_graph_with_cpu_nodes_tries_every_configuration_under_auto(mon
 
 
 def test_tensorrt_captures_a_graph_only_when_it_runs_every_node(monkeypatch, tiny_model):
-    import zoo.sessions as sessions
+    import zoo.bench.sessions as sessions
 
     scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True)
     placements = {"Mul mul": "tensorrt", "Add add": "cuda"}
@@ -307,7 +307,7 @@ def test_no_provider_failure_prints_on_stdout(tiny_model, capfd):
 
 def test_each_batch_size_reports_its_own_first_run(tiny_model):
     """A new shape is a first run again (cuDNN searches its algorithms per shape on a GPU)."""
-    from zoo.bench import bench
+    from zoo.bench.file import bench
 
     report = bench(tiny_model, "cpu", (1, 64), seconds=0.0)
     firsts = [row["first_run_ms"] for row in report["rows"]]

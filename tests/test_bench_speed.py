@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo.bench import input_feed, io_calls
-from zoo.sessions import SessionSettings, open_session
+from zoo.bench.file import input_feed, io_calls
+from zoo.bench.sessions import SessionSettings, open_session
 
 pytestmark = pytest.mark.benchmark
 
@@ -35,7 +35,7 @@ def test_onnxruntime_lenet5(benchmark, lenet, batch, io_binding):
 def test_keras_tf_function_lenet5(benchmark, runs, batch):
     import tensorflow as tf
 
-    from zoo.runs import Run
+    from zoo.runs.run_folder import Run
 
     model = Run.open(runs.run("lenet5")).load_model()
     compiled = tf.function(lambda x: model(x, training=False))

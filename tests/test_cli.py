@@ -129,7 +129,7 @@ def test_a_broken_plugin_is_shown_with_its_error_and_does_not_break_list():
 
 
 def test_a_failed_builtin_plugin_is_shown_without_all():
-    from zoo.host import PluginHost, PluginRecord
+    from zoo.core.host import PluginHost, PluginRecord
 
     host = PluginHost(strict=False)
     host.add(fake_plugins.RaisingPlugin(), PluginRecord(name="lenet", builtin=True))
@@ -202,12 +202,12 @@ def test_debug_shows_the_traceback(registry):
 
 
 def test_internal_errors_exit_1_with_one_line(registry, monkeypatch):
-    import zoo.describe
+    import zoo.cli.describe
 
     def broken(*args):
         raise KeyError("oops")
 
-    monkeypatch.setattr(zoo.describe, "architecture_info", broken)
+    monkeypatch.setattr(zoo.cli.describe, "architecture_info", broken)
     result = invoke(registry, "info", "lenet5")
     assert result.exit_code == 1
     assert result.stderr == "zoo: internal error: KeyError: 'oops' (run with --debug for the traceback)\n"
@@ -223,12 +223,12 @@ def test_version(registry):
 
 
 def test_a_huge_error_message_is_cut_to_one_readable_line(registry, monkeypatch):
-    import zoo.describe
+    import zoo.cli.describe
 
     def broken(*args):
         raise ValueError("tensor " + "0.123 " * 5000)
 
-    monkeypatch.setattr(zoo.describe, "architecture_info", broken)
+    monkeypatch.setattr(zoo.cli.describe, "architecture_info", broken)
     result = invoke(registry, "info", "lenet5")
     assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
     assert len(result.stderr) < 600 and "…" in result.stderr and "--debug" in result.stderr

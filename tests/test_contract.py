@@ -12,9 +12,9 @@ import onnx
 import pytest
 
 from tests.conftest import contract_registry
-from zoo import data, models
-from zoo.errors import InvalidHyperParameter
-from zoo.train import compile_model, targets
+from zoo.core.errors import InvalidHyperParameter
+from zoo.training import data, models
+from zoo.training.train import compile_model, targets
 
 REGISTRY = contract_registry()
 NAMES = sorted(REGISTRY.architectures)

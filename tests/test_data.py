@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo import data
-from zoo.errors import DatasetUnavailable, ShapeMismatch
+from zoo.core.errors import DatasetUnavailable, ShapeMismatch
+from zoo.training import data
 
 
 def test_uint8_images_are_scaled_and_given_a_channel():

@@ -12,8 +12,8 @@ import pytest
 from zoo_datasets.folder import load_folder
 from zoo_datasets.loaders import FASHION_FILES, IDX_LABELS
 
-from zoo import data
-from zoo.errors import DatasetUnavailable
+from zoo.core.errors import DatasetUnavailable
+from zoo.training import data
 
 # A 1x1 GIF89a, one white pixel (GIF has no encoder in TensorFlow).
 WHITE_GIF = (

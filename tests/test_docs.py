@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import ROOT
-from zoo import hookspecs
+from zoo.core import hookspecs
 
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("zoo_")]
 README = (ROOT / "README.md").read_text()

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import invoke, make_registry
 from zoo import hookimpl
-from zoo.errors import ExportValidationError
-from zoo.export import export_run
-from zoo.specs import ExporterSpec
+from zoo.core.errors import ExportValidationError
+from zoo.core.specs import ExporterSpec
+from zoo.export.orchestrate import export_run
 
 
 class NpzExporterPlugin:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo import data, models
+from zoo.training import data, models
 
 
 @pytest.mark.parametrize(("height", "width"), [(28, 28), (32, 48), (8, 4)])

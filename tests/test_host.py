@@ -9,8 +9,8 @@ import pytest
 
 from tests import fake_plugins
 from tests.conftest import BUILTIN_ARCHITECTURES, BUILTIN_DATASETS, builtin_entry_points, make_registry
-from zoo.errors import DuplicateName
-from zoo.host import PluginHost, PluginRecord, load_registry
+from zoo.core.errors import DuplicateName
+from zoo.core.host import PluginHost, PluginRecord, load_registry
 
 
 def test_builtins_register_their_specs(registry):

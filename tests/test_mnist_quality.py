@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zoo.train import TrainRequest, train
+from zoo.training.train import TrainRequest, train
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 from zoo_onnx.rewrite import check_equivalent, cpu_bound_patterns, make_gpu_ready
 
 from tests.conftest import BUILTIN_ARCHITECTURES
-from zoo.errors import ExportValidationError
-from zoo.runs import Run
+from zoo.core.errors import ExportValidationError
+from zoo.runs.run_folder import Run
 
 TOLERANCE = 1e-6
 OPSET = 17

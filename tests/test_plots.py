@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from zoo import modelcard, plots
+from zoo.runs import modelcard, plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -254,7 +254,7 @@ def test_write_reads_the_run_folder_and_writes_atomically(tmp_path):
 
 def test_importing_the_modules_loads_neither_matplotlib_nor_tensorflow():
     probe = (
-        "import sys, zoo.plots, zoo.modelcard; "
+        "import sys, zoo.runs.plots, zoo.runs.modelcard; "
         "print([m for m in ('matplotlib', 'tensorflow', 'keras') if m in sys.modules])"
     )
     out = subprocess.run(

@@ -6,10 +6,10 @@ import pytest
 
 from tests.conftest import BUILTIN_ARCHITECTURES
 from tests.fake_plugins import arch
-from zoo.errors import InvalidHyperParameter, InvalidSpec, PluginError, UnknownArchitecture
-from zoo.hparams import parse_assignments, validate
-from zoo.registry import resolve
-from zoo.specs import HyperParameter
+from zoo.core.errors import InvalidHyperParameter, InvalidSpec, PluginError, UnknownArchitecture
+from zoo.core.hparams import parse_assignments, validate
+from zoo.core.registry import resolve
+from zoo.core.specs import HyperParameter
 
 
 @pytest.mark.parametrize(
@@ -41,11 +41,11 @@ def test_unknown_names_list_what_exists(registry):
 
 
 def test_resolve_is_late_and_names_the_owner():
-    assert resolve("zoo.hparams:validate") is validate
+    assert resolve("zoo.core.hparams:validate") is validate
     with pytest.raises(PluginError, match=r"no_such_module.*declared by architecture 'x'"):
         resolve("no_such_module:build", owner="architecture 'x'")
     with pytest.raises(PluginError, match="has no attribute 'nothing'"):
-        resolve("zoo.hparams:nothing")
+        resolve("zoo.core.hparams:nothing")
 
 
 SPEC = arch(

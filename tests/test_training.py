@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import ZOO, invoke, zoo_subprocess_env
-from zoo import runs
-from zoo.errors import InvalidOption, RunFolderError
-from zoo.train import TrainRequest, resume, train
+from zoo.core.errors import InvalidOption, RunFolderError
+from zoo.runs import run_folder as runs
+from zoo.training.train import TrainRequest, resume, train
 
 
 def _weights(run_dir: Path) -> list[np.ndarray]:
@@ -174,7 +174,7 @@ def test_learning_rate_schedules(registry, tmp_path):
 
 def test_plateau_halves_the_rate_and_early_stopping_keeps_the_best(registry, tmp_path):
     """A learning rate so small that nothing changes: the first epoch stays the best."""
-    from zoo.train import VALIDATION_SPLIT, load_arrays, targets
+    from zoo.training.train import VALIDATION_SPLIT, load_arrays, targets
 
     request = _lenet(tmp_path, epochs=10, learning_rate=1e-12, lr_schedule="plateau", early_stopping=3)
     result = train(registry, request, verbose=0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import AUTOENCODER_RUN_FILES, invoke
-from zoo import runs as run_files
+from zoo.runs import run_folder as run_files
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.atomic import atomic_path
+from zoo.runs.atomic import atomic_path
 
 OUT = Path(__file__).resolve().parents[1] / "plugins" / "zoo_datasets" / "mnist_sample.npz"
 

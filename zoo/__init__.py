@@ -6,7 +6,7 @@ import ``hookimpl`` from here.
 
 from __future__ import annotations
 
-from zoo.hookspecs import hookimpl
+from zoo.core.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "hookimpl"]

@@ -21,8 +21,8 @@ import onnx
 import onnxruntime as ort
 
 from zoo import __version__
-from zoo.errors import ExportValidationError, InvalidOption
-from zoo.export import ExportJob
+from zoo.core.errors import ExportValidationError, InvalidOption
+from zoo.export.orchestrate import ExportJob
 from zoo_onnx import layout as layout_
 from zoo_onnx import naming, rewrite
 from zoo_onnx import precision as precision_

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from zoo.errors import ModelFileError, UnsafeModelFile
-from zoo.onnx_trust import check_external_data, outside_reason, sha256_of
+from zoo.core.errors import ModelFileError, UnsafeModelFile
+from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
 
 DEFAULT_TOLERANCE = 1e-5
 MANIFEST = "manifest.json"

@@ -4,7 +4,7 @@ folder of images, and synthetic images for tests."""
 from __future__ import annotations
 
 from zoo import hookimpl
-from zoo.specs import DatasetSpec
+from zoo.core.specs import DatasetSpec
 
 DIGITS = tuple(str(d) for d in range(10))
 CIFAR10_CLASSES = (

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo.data import readable_folder
-from zoo.errors import DatasetUnavailable
+from zoo.core.errors import DatasetUnavailable
+from zoo.training.data import readable_folder
 
 # What tf.io.decode_image reads, as Keras' image_dataset_from_directory accepts; case-insensitive.
 EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")

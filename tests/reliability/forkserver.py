@@ -13,7 +13,7 @@ and one JSON reply per request on stdout, once the child has ended:
 
 ``kill_after`` sends SIGKILL that many seconds after the fork (a random moment of its life);
 ``kill_at_replace`` makes the child SIGKILL itself just before or after its Nth rename
-(``os.replace`` or ``renameat2``: the commit points of ``zoo.atomic``). ``replaces`` counts
+(``os.replace`` or ``renameat2``: the commit points of ``zoo.runs.atomic``). ``replaces`` counts
 the renames of a child that was not killed, so a caller can aim at all of them. The parent only
 imports and never runs a TensorFlow op, so the child starts with no thread pools to inherit.
 """
@@ -37,15 +37,15 @@ PRELOAD = (
     "onnxruntime",
     "tf2onnx",
     "zoo_onnx.exporter",
-    "zoo.callbacks",
+    "zoo.training.callbacks",
     "zoo.cli",
-    "zoo.export",
-    "zoo.train",
+    "zoo.export.orchestrate",
+    "zoo.training.train",
 )
 
 
 def _preload() -> None:
-    from zoo.keras_env import import_keras
+    from zoo.training.keras_env import import_keras
 
     import_keras()  # first, so that TensorFlow's start-up stays quiet
     for name in PRELOAD:
@@ -76,12 +76,12 @@ def _child(request: dict, count_file: str) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
             return result
 
-        import zoo.atomic
+        import zoo.runs.atomic
 
-        real_replace, real_renameat2 = os.replace, zoo.atomic._renameat2
+        real_replace, real_renameat2 = os.replace, zoo.runs.atomic._renameat2
         os.replace = lambda src, dst, **kw: commit(lambda: real_replace(src, dst, **kw))
         # a new run's folder appears, and an export replaces its predecessor, by renameat2
-        zoo.atomic._renameat2 = lambda a, b, flags: commit(lambda: real_renameat2(a, b, flags))
+        zoo.runs.atomic._renameat2 = lambda a, b, flags: commit(lambda: real_renameat2(a, b, flags))
         from zoo.cli import cli
 
         code = cli.main(args=request["args"], prog_name="zoo", standalone_mode=False)

@@ -118,13 +118,13 @@ def no_training(monkeypatch):
     """Nothing may be fitted or converted: a damaged file must be refused before."""
     import zoo_onnx.exporter
 
-    import zoo.train
+    import zoo.training.train
 
     def refuse(*args, **kwargs):
         raise AssertionError("the damaged file was not refused: work started")
 
-    monkeypatch.setattr(zoo.train, "_fit", refuse)
-    monkeypatch.setattr(zoo.train.runs, "new_run_path", refuse)
+    monkeypatch.setattr(zoo.training.train, "_fit", refuse)
+    monkeypatch.setattr(zoo.training.train.run_folder, "new_run_path", refuse)
     monkeypatch.setattr(zoo_onnx.exporter, "_convert", refuse)
 
 

@@ -67,17 +67,17 @@ def _refuse(what: str):
 @pytest.fixture
 def no_tensorflow(monkeypatch):
     """Nothing may import TensorFlow or Keras, nor time an ONNX Runtime session."""
-    import zoo.bench
-    import zoo.bench_run
-    import zoo.export
-    import zoo.keras_env
-    import zoo.models
-    import zoo.train
+    import zoo.bench.file
+    import zoo.bench.run
+    import zoo.export.orchestrate
+    import zoo.training.keras_env
+    import zoo.training.models
+    import zoo.training.train
 
-    monkeypatch.setattr(zoo.train, "_start_tensorflow", _refuse("TensorFlow"))
-    for module in (zoo.keras_env, zoo.export, zoo.models, zoo.train):
+    monkeypatch.setattr(zoo.training.train, "_start_tensorflow", _refuse("TensorFlow"))
+    for module in (zoo.training.keras_env, zoo.export.orchestrate, zoo.training.models, zoo.training.train):
         monkeypatch.setattr(module, "import_keras", _refuse("Keras"))
-    for module in (zoo.bench, zoo.bench_run):
+    for module in (zoo.bench.file, zoo.bench.run):
         monkeypatch.setattr(module, "time_calls", _refuse("the benchmark"))
 
 
@@ -87,9 +87,9 @@ def no_training(monkeypatch):
     and no model be converted."""
     import zoo_onnx.exporter
 
-    import zoo.train
+    import zoo.training.train
 
-    monkeypatch.setattr(zoo.train.runs, "new_run_path", _refuse("the run"))
+    monkeypatch.setattr(zoo.training.train.run_folder, "new_run_path", _refuse("the run"))
     monkeypatch.setattr(zoo_onnx.exporter, "_convert", _refuse("the conversion"))
 
 

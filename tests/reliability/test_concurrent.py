@@ -1,5 +1,5 @@
 """Two zoo commands writing one folder: the second is refused at once with one line and exit
-code 2, the first finishes intact; a lock whose holder was killed blocks no one (``zoo.locks``).
+code 2, the first finishes intact; a lock whose holder was killed blocks no one (``zoo.runs.locks``).
 
 The first command is frozen with SIGSTOP while it holds its lock, so the second meets the lock
 however slow the machine is; the moment to freeze or kill it is a line it prints (an epoch
@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PYTHON, ZOO, invoke, zoo_subprocess_env
-from zoo import atomic, locks, runs
-from zoo.errors import FolderBusy
+from zoo.core.errors import FolderBusy
+from zoo.runs import atomic, locks
+from zoo.runs import run_folder as runs
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ BUSY = "is being written by another zoo process (pid "
 
 def _new_run(tmp_path: Path) -> Path:
     from tests.conftest import make_registry
-    from zoo.train import TrainRequest, train
+    from zoo.training.train import TrainRequest, train
 
     request = TrainRequest("dense-ae", dataset="synthetic", epochs=1, batch_size=32, out=tmp_path / "runs")
     return train(make_registry(), request, verbose=0).path
@@ -92,8 +93,8 @@ def _verified(registry, folder: Path) -> None:
 
 def test_a_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):
     """No TensorFlow here: a plain process takes a run's lock, and is killed."""
-    code = "import sys; from zoo import locks; lock = locks.hold_run(sys.argv[1]); print('held', flush=True)"
-    code += "; input()"
+    code = "import sys; from zoo.runs import locks; lock = locks.hold_run(sys.argv[1])"
+    code += "; print('held', flush=True); input()"
     holder = subprocess.Popen(
         [PYTHON, "-c", code, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -201,7 +202,8 @@ def test_runs_started_in_the_same_second_get_different_folders(tmp_path, monkeyp
 
     monkeypatch.setattr(runs, "new_run_path", racing)
     run_dir = _new_run(tmp_path)
-    assert run_dir != taken[0] and run_dir.name.startswith(taken[0].name)
+    # the next name: taken[0]'s with a counter, or a new second's if the clock moved on meanwhile
+    assert run_dir != taken[0] and run_dir.name.startswith("dense-ae-")
     assert sorted(p.name for p in taken[0].iterdir()) == ["theirs"]
     assert _state(run_dir)["status"] == "complete"
     assert atomic.leftovers(tmp_path / "runs") == []

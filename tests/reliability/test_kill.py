@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import AUTOENCODER_RUN_FILES, PYTHON, invoke, zoo_subprocess_env
-from zoo import runs
+from zoo.runs import run_folder as runs
 
 pytestmark = [
     pytest.mark.slow,

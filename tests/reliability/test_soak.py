@@ -17,8 +17,8 @@ import time
 import numpy as np
 import pytest
 
-from zoo.bench import input_feed, open_session, run_samples
-from zoo.sessions import SessionSettings
+from zoo.bench.file import input_feed, open_session, run_samples
+from zoo.bench.sessions import SessionSettings
 
 pytestmark = [
     pytest.mark.slow,  # about 20 s of inference on a 2-core machine, besides training LeNet-5

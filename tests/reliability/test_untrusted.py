@@ -25,11 +25,11 @@ from onnx import TensorProto, helper, numpy_helper
 from zoo_onnx import verify as verify_module
 
 from tests.conftest import ZOO, invoke, make_registry, zoo_subprocess_env
-from zoo import settings
-from zoo.errors import ModelFileError, UnsafeModelFile
-from zoo.keras_trust import check_keras_file, code_in_config
-from zoo.onnx_trust import check_external_data, outside_reason
-from zoo.runs import Run
+from zoo.core import settings
+from zoo.core.errors import ModelFileError, UnsafeModelFile
+from zoo.runs.keras_trust import check_keras_file, code_in_config
+from zoo.runs.onnx_trust import check_external_data, outside_reason
+from zoo.runs.run_folder import Run
 
 FLAG = "--unsafe-load-code"
 
@@ -87,7 +87,7 @@ def test_evaluate_and_export_refuse_a_lambda_layer(lambda_run):
 
 def test_keras_own_safe_mode_refusal_is_the_same_error(lambda_run, monkeypatch):
     """Code the archive check does not know of still meets Keras' safe mode, and the same line."""
-    monkeypatch.setattr("zoo.keras_trust.check_keras_file", lambda path: None)
+    monkeypatch.setattr("zoo.runs.keras_trust.check_keras_file", lambda path: None)
     with pytest.raises(UnsafeModelFile, match=r"contains code \(.*Lambda.*\).*--unsafe-load-code"):
         Run.open(lambda_run).load_model()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zoo import hookimpl
-from zoo.specs import ArchitectureSpec, HyperParameter
+from zoo.core.specs import ArchitectureSpec, HyperParameter
 
 
 @hookimpl

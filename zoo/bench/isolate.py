@@ -1,0 +1,93 @@
+"""``zoo bench --isolate``: each batch size measured in a process of its own.
+
+ONNX Runtime keeps the GPU memory of its arena (and the CUDA graphs it captured) until the
+process ends, so in one process a cell's memory figure includes every earlier cell's. A child
+process per cell starts from nothing; the parent merges the children's reports.
+
+The child runs ``zoo.bench.isolate.main``: it reads one request (JSON) on stdin and writes
+one report (JSON) on stdout; an error it can explain is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from zoo.bench.sessions import SessionSettings
+from zoo.core import settings
+from zoo.core.errors import ZooError
+
+
+class CellFailed(ZooError):
+    """A child process measuring one cell failed."""
+
+
+def isolated(kind: str, arguments: dict[str, Any], batch_sizes: tuple[int, ...]) -> dict[str, Any]:
+    """The report of ``kind`` (``file`` or ``run``) with ``arguments``, a child per batch size."""
+    reports = []
+    for batch in batch_sizes:
+        request = {"kind": kind, "arguments": {**arguments, "batch_sizes": [batch]}}
+        child = subprocess.run(
+            [sys.executable, "-c", _child_program()],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            lines = [ln for ln in child.stderr.strip().splitlines() if ln.strip()]
+            reason = lines[-1].removeprefix("zoo: error: ") if lines else f"exit code {child.returncode}"
+            raise CellFailed(f"the process measuring batch size {batch} failed: {reason}")
+        reports.append(json.loads(child.stdout))
+    merged = reports[0]
+    merged["rows"] = [row for report in reports for row in report["rows"]]
+    merged["isolated"] = True
+    merged["peak_rss_mib"] = max(report["peak_rss_mib"] for report in reports)
+    if "speedup_over_keras_tf_function" in merged:
+        merged["speedup_over_keras_tf_function"] = {
+            k: v for report in reports for k, v in report["speedup_over_keras_tf_function"].items()
+        }
+    return merged
+
+
+def _child_program() -> str:
+    """The child's program: the modules named in ``ZOO_ORT_PRELOAD`` first (a module that sets
+    up ONNX Runtime's GPU libraries, as on the device machines), then ``main``."""
+    preload = [m.strip() for m in os.environ.get(settings.ORT_PRELOAD, "").split(",") if m.strip()]
+    return "".join(f"import {m}; " for m in preload) + "from zoo.bench.isolate import main; main()"
+
+
+def measure_cell(kind: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The report of one cell, in this process."""
+    arguments = dict(arguments)
+    arguments["settings"] = SessionSettings(**arguments["settings"])
+    arguments["batch_sizes"] = tuple(arguments["batch_sizes"])
+    if kind == "file":
+        from zoo.bench.file import bench
+
+        return bench(**arguments)
+    from zoo.bench.run import bench_run
+
+    registry = None
+    if arguments.get("against_keras"):
+        from zoo.core.host import load_registry
+
+        registry = load_registry()
+    return bench_run(registry=registry, **arguments)
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    try:
+        report = measure_cell(request["kind"], request["arguments"])
+    except ZooError as exc:
+        print(f"zoo: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""ONNX Runtime sessions on the provider asked for, honest about where the nodes really run.
+
+onnxruntime-gpu lists ``CUDAExecutionProvider`` as available even where CUDA cannot load, and
+then quietly runs on the CPU; a graph with a node the CUDA provider cannot take runs that node on
+the CPU, copying around it, and says nothing at the default log level. So a GPU session is first
+created with CPU fallback disabled (``session.disable_cpu_ep_fallback``): ``--provider cuda`` (or
+``tensorrt``) is that session or an error naming the nodes; ``auto`` falls back to a mixed
+session, listing the nodes that run on the CPU, or to the CPU alone, saying why.
+No TensorFlow is imported on this path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from zoo.core.errors import ModelFileError, ProviderUnavailable
+
+PROVIDERS = {
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+SHORT_NAMES = {v: k for k, v in PROVIDERS.items()}
+PROVIDER_CHOICES = ("auto", *PROVIDERS)
+OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+CONV_ALGO_SEARCHES = ("heuristic", "exhaustive", "default")
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The session and provider options that change the numbers; recorded with every report.
+
+    zoo's defaults are the fastest configuration measured on an H200 (../shared/device):
+    cuDNN's heuristic algorithm choice (ONNX Runtime's default exhaustive search picked kernels
+    up to 11 times slower for these small networks), NHWC convolutions, a CUDA graph and inputs
+    and outputs bound in device memory. ``ORT_DEFAULTS`` is ONNX Runtime's own choice.
+    ``threads`` 0 lets ONNX Runtime choose (one intra-op thread per physical core); ``spinning``
+    lets idle intra-op threads spin (ONNX Runtime's default).
+    """
+
+    threads: int = 0
+    optimization: str = "all"
+    spinning: bool = True
+    io_binding: bool = True
+    conv_algo: str = "heuristic"
+    prefer_nhwc: bool = True
+    tf32: bool = True
+    cuda_graph: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimization not in OPTIMIZATION_LEVELS:
+            raise ProviderUnavailable(
+                f"Unknown optimization level {self.optimization!r}. "
+                f"Available: {', '.join(OPTIMIZATION_LEVELS)}"
+            )
+        if self.conv_algo not in CONV_ALGO_SEARCHES:
+            raise ProviderUnavailable(
+                f"Unknown cuDNN algorithm search {self.conv_algo!r}. "
+                f"Available: {', '.join(CONV_ALGO_SEARCHES)}"
+            )
+        if self.threads < 0:
+            raise ProviderUnavailable(
+                f"threads must be 0 (ONNX Runtime's choice) or more, not {self.threads}"
+            )
+
+    def options(self, strict: bool = False, profile_prefix: str | None = None) -> Any:
+        """``ort.SessionOptions``; ``strict``: no node may fall back to the CPU."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[self.optimization]
+        if not self.spinning:
+            # Idle intra-op threads spin by default: fast for one session, but two sessions run
+            # one after the other (a chain of parts) take each other's cores.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if strict:
+            opts.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        if profile_prefix:
+            opts.enable_profiling = True
+            opts.profile_file_prefix = profile_prefix
+        return opts
+
+    def cuda_options(self, graph: bool) -> dict[str, str]:
+        """The CUDA provider's options (ONNX Runtime takes them as strings)."""
+        return {
+            "cudnn_conv_algo_search": self.conv_algo.upper(),
+            "prefer_nhwc": str(int(self.prefer_nhwc)),
+            "use_tf32": str(int(self.tf32)),
+            "enable_cuda_graph": str(int(graph)),
+        }
+
+    def providers(self, provider: str, graph: bool) -> list[Any]:
+        """The provider list for a session on ``provider`` (short name)."""
+        if provider == "cpu":
+            return [PROVIDERS["cpu"]]
+        cuda = (PROVIDERS["cuda"], self.cuda_options(graph and provider == "cuda"))
+        if provider == "tensorrt":
+            trt = {"trt_cuda_graph_enable": str(int(graph)), "trt_engine_cache_enable": "0"}
+            return [(PROVIDERS["tensorrt"], trt), cuda]
+        return [cuda]
+
+    def recorded(self, provider: str) -> dict[str, Any]:
+        """The settings that apply to ``provider``, for the report."""
+        fields = asdict(self)
+        if provider == "cpu":
+            for key in ("conv_algo", "prefer_nhwc", "tf32", "cuda_graph"):
+                fields.pop(key)
+        return fields
+
+
+ORT_DEFAULTS = SessionSettings(
+    io_binding=False, conv_algo="exhaustive", prefer_nhwc=False, tf32=True, cuda_graph=False
+)
+
+
+@dataclass
+class OpenSession:
+    """A session and the truth about it."""
+
+    session: Any
+    path: Path
+    provider: str  # the short name of the provider that runs the graph: cpu, cuda, tensorrt
+    requested: str
+    settings: SessionSettings
+    fallback: str | None = None  # why the GPU was not used, or used only in part (auto)
+    cpu_nodes: list[str] | None = None  # nodes a GPU session runs on the CPU; None for cpu
+    create_ms: float = 0.0
+    # TensorRT captures a graph only when it runs every node itself (not some on CUDA): None
+    # where that was not checked (other providers)
+    tensorrt_whole: bool | None = None
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.provider != "cpu"
+
+    @property
+    def cuda_graph(self) -> bool:
+        """Whether runs go through a CUDA graph: only when every node is on the GPU."""
+        if self.provider == "tensorrt" and not self.tensorrt_whole:
+            return False
+        return self.on_gpu and self.settings.cuda_graph and self.settings.io_binding and not self.cpu_nodes
+
+    def reopen(self, graph: bool) -> OpenSession:
+        """The same session created anew (a CUDA graph is captured for one input shape)."""
+        import time
+
+        import onnxruntime as ort
+
+        started = time.perf_counter()
+        providers = self.settings.providers(self.provider, graph)
+        if self.cpu_nodes:
+            providers.append(PROVIDERS["cpu"])
+        options = self.settings.options(strict=self.on_gpu and not self.cpu_nodes)
+        session = new_session(ort, str(self.path), options, providers)
+        return replace(self, session=session, create_ms=(time.perf_counter() - started) * 1e3)
+
+
+def new_session(ort: Any, model: str | bytes, options: Any, providers: list[Any]) -> Any:
+    """``ort.InferenceSession`` without ONNX Runtime's own Python fallback: left on, a provider
+    that fails to load or to run makes it print a banner on stdout (into ``--json``) and retry
+    on other providers without their options, so that rows labelled TensorRT or CUDA would come
+    from another provider. Here a failure is an exception, reported in one line."""
+    return ort.InferenceSession(model, sess_options=options, providers=providers, enable_fallback=0)
+
+
+def gpu_unavailable_reason(provider: str, available: list[str]) -> str:
+    """Why the GPU provider did not come up, as far as can be told without CUDA itself."""
+    if PROVIDERS[provider] not in available:
+        name = {"cuda": "CUDA", "tensorrt": "TensorRT"}[provider]
+        return f"this onnxruntime build has no {name} provider (install onnxruntime-gpu)"
+    if sys.platform.startswith("linux"):
+        needed = [("libcuda.so.1", "no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded)")]
+        if provider == "tensorrt":
+            needed.append(
+                ("libnvinfer.so.10", "TensorRT 10 is not installed (libnvinfer.so.10 cannot be loaded)")
+            )
+        for library, reason in needed:
+            try:
+                ctypes.CDLL(library)
+            except OSError:
+                return reason
+    return (
+        "ONNX Runtime could not load its CUDA provider: the CUDA 13 and cuDNN 9 libraries are "
+        "missing (pip install 'onnxruntime-gpu[cuda,cudnn]'; --debug shows ONNX Runtime's log)"
+    )
+
+
+def cuda_unavailable_reason(available: list[str]) -> str:
+    return gpu_unavailable_reason("cuda", available)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise ModelFileError(
+            f"Model file {str(path)!r} does not exist"
+            if not path.exists()
+            else f"{str(path)!r} is not a file"
+        )
+
+
+def open_session(
+    model: str | Path,
+    provider: str = "auto",
+    debug: bool = False,
+    settings: SessionSettings | None = None,
+    sizes: dict[str, int] | None = None,
+) -> OpenSession:
+    """A session on ``provider`` (auto, cuda, tensorrt or cpu), or an error saying why not.
+
+    ``sizes`` give free axes a size for the one profiled run that finds which nodes a GPU
+    session would place on the CPU.
+    """
+    import time
+
+    import onnxruntime as ort
+
+    settings = settings or SessionSettings()
+    path = Path(model)
+    _check_file(path)
+    from zoo.runs.onnx_trust import check_external_data
+
+    check_external_data(path)  # before ONNX Runtime reads any external data
+    if provider not in PROVIDER_CHOICES:
+        raise ProviderUnavailable(f"Unknown provider {provider!r}. Available: {', '.join(PROVIDER_CHOICES)}")
+    available = ort.get_available_providers()
+    gpu = "cuda" if provider == "auto" else provider
+    fallback = None
+    if provider == "auto" and PROVIDERS["cuda"] not in available:
+        gpu = "cpu"  # a CPU-only build of ONNX Runtime: nothing fell back
+    if gpu != "cpu":
+        if PROVIDERS[gpu] in available and PROVIDERS["cuda"] in available:
+            started = time.perf_counter()
+            session, reason = _gpu_session(ort, path, gpu, settings, debug, available)
+            if session is not None:
+                opened = OpenSession(
+                    session, path, gpu, provider, settings, cpu_nodes=[], create_ms=_ms(started)
+                )
+                if gpu == "tensorrt" and settings.cuda_graph:
+                    placed = node_placements(path, gpu, settings, sizes).values()
+                    opened.tensorrt_whole = bool(placed) and all(where == "tensorrt" for where in placed)
+                return opened
+            if reason is None:  # the provider works, but not for every node of this graph
+                started = time.perf_counter()
+                mixed = _mixed_session(ort, path, gpu, settings)
+                create_ms = _ms(started)
+                cpu_nodes = nodes_on_cpu(path, gpu, settings, sizes)
+                reason = f"{len(cpu_nodes)} nodes run on the CPU: {_node_list(cpu_nodes)}"
+                if provider != "auto":
+                    raise ProviderUnavailable(
+                        f"{gpu.upper()} was asked for, but {reason}; run `zoo export` (which makes "
+                        f"the graph GPU-ready) or use --provider auto to accept them"
+                    )
+                return OpenSession(
+                    mixed,
+                    path,
+                    gpu,
+                    provider,
+                    settings,
+                    fallback=reason,
+                    cpu_nodes=cpu_nodes,
+                    create_ms=create_ms,
+                )
+        else:
+            reason = gpu_unavailable_reason(gpu, available)
+        if provider != "auto":
+            raise ProviderUnavailable(f"{gpu.upper()} was asked for but cannot be used: {reason}")
+        fallback = f"running on the CPU: {reason}"
+    started = time.perf_counter()
+    try:
+        session = new_session(ort, str(path), settings.options(), [PROVIDERS["cpu"]])
+    except Exception as exc:
+        raise ModelFileError(f"ONNX Runtime cannot load {str(path)!r}: {first_line(exc)}") from exc
+    return OpenSession(session, path, "cpu", provider, settings, fallback=fallback, create_ms=_ms(started))
+
+
+def _ms(started: float) -> float:
+    import time
+
+    return round((time.perf_counter() - started) * 1e3, 3)
+
+
+def _node_list(nodes: list[str], shown: int = 6) -> str:
+    listed = ", ".join(nodes[:shown])
+    return listed + (f" and {len(nodes) - shown} more" if len(nodes) > shown else "")
+
+
+def _gpu_session(
+    ort: Any, path: Path, provider: str, settings: SessionSettings, debug: bool, available: list[str]
+) -> tuple[Any | None, str | None]:
+    """A GPU session without CPU fallback; else None and why: a reason when the provider
+    cannot run at all, None when it runs but not every node of this graph."""
+    if not debug:
+        ort.set_default_logger_severity(4)  # we report a failed load ourselves, in one line
+    try:
+        session = new_session(
+            ort, str(path), settings.options(strict=True), settings.providers(provider, False)
+        )
+    except Exception as exc:
+        if not _gpu_runs_anything(ort, provider):
+            return None, gpu_unavailable_reason(provider, available)
+        if "fallback" in str(exc).lower() or "assigned to the default CPU EP" in str(exc):
+            return None, None
+        raise ModelFileError(f"ONNX Runtime cannot load {str(path)!r}: {first_line(exc)}") from exc
+    finally:
+        ort.set_default_logger_severity(2)
+    if PROVIDERS[provider] not in session.get_providers():
+        return None, gpu_unavailable_reason(provider, available)
+    return session, ""
+
+
+def _mixed_session(ort: Any, path: Path, provider: str, settings: SessionSettings) -> Any:
+    return new_session(
+        ort, str(path), settings.options(), [*settings.providers(provider, False), PROVIDERS["cpu"]]
+    )
+
+
+@functools.cache
+def _gpu_runs_anything(ort: Any, provider: str) -> bool:
+    """Whether a one-node graph (Add) gets a GPU-only session: tells a provider that cannot
+    load apart from a graph it cannot run entirely."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "probe", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    try:
+        probe = SessionSettings()
+        session = new_session(
+            ort, model.SerializeToString(), probe.options(strict=True), probe.providers(provider, False)
+        )
+    except Exception:
+        return False
+    return PROVIDERS[provider] in session.get_providers()
+
+
+def node_placements(
+    path: Path, provider: str, settings: SessionSettings, sizes: dict[str, int] | None = None
+) -> dict[str, str]:
+    """``op_type name`` of each node -> the provider that ran it, from ONNX Runtime's profile of
+    one run at batch 1.
+
+    The profile is the only structured record of placement ONNX Runtime gives (its log needs
+    the verbose level and is text).
+    """
+    import onnxruntime as ort
+
+    from zoo.bench.file import input_feed
+
+    with tempfile.TemporaryDirectory(prefix="zoo-profile-") as tmp:
+        providers = settings.providers(provider, False)
+        if provider != "cpu":
+            providers = [*providers, PROVIDERS["cpu"]]
+        session = new_session(
+            ort, str(path), settings.options(profile_prefix=str(Path(tmp) / "run")), providers
+        )
+        session.run(None, input_feed(session, 1, sizes=sizes))
+        events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
+    placements = {}
+    for event in events:
+        args = event.get("args") or {}
+        if event.get("cat") == "Node" and "provider" in args and event["name"].endswith("_kernel_time"):
+            node = f"{args.get('op_name', '?')} {event['name'].removesuffix('_kernel_time')}"
+            placements[node] = SHORT_NAMES.get(args["provider"], args["provider"])
+    return placements
+
+
+def nodes_on_cpu(
+    path: Path, provider: str, settings: SessionSettings, sizes: dict[str, int] | None = None
+) -> list[str]:
+    """The nodes (``op_type name``, after ONNX Runtime's graph optimizations) that a session on
+    ``provider`` runs on the CPU."""
+    return [
+        node for node, where in node_placements(path, provider, settings, sizes).items() if where == "cpu"
+    ]

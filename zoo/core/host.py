@@ -1,0 +1,198 @@
+"""The plugin host: finds plugins, loads each in isolation, and builds the registry.
+
+Built-in plugins and third-party ones are found the same way, through the ``zoo`` entry-point
+group. Each is imported and called in its own ``try``: a plugin that raises is recorded (see
+``zoo plugins``) and named in a warning, and the others go on. Environment:
+
+- ``ZOO_LOAD_PLUGINS=a,b`` loads only the entry points named (empty: none);
+- ``ZOO_STRICT_PLUGINS=1`` re-raises a plugin's error instead (for plugin authors).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from zoo.core import hookspecs, settings
+from zoo.core.errors import ZooError
+from zoo.core.registry import Registry, Spec
+
+ENTRY_POINT_GROUP = "zoo"
+CORE_DISTRIBUTION = "zoo"
+REGISTER_HOOKS = (
+    "zoo_register_architectures",
+    "zoo_register_datasets",
+    "zoo_register_exporters",
+)
+
+
+@dataclass
+class PluginRecord:
+    """What is known of one plugin: where it comes from, what it implements, what failed."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    module: str | None = None
+    path: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(self.errors) if self.errors else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "builtin": self.builtin,
+            "module": self.module,
+            "path": self.path,
+            "hooks": self.hooks,
+            "registered": self.registered,
+            "error": self.error,
+        }
+
+
+def _source_path(plugin: object) -> str | None:
+    """The folder a plugin's code lives in, so users can see where it comes from."""
+    try:
+        path = getattr(plugin, "__file__", None) or inspect.getfile(type(plugin))
+    except TypeError:
+        return None
+    return os.path.dirname(os.path.abspath(path))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class PluginHost:
+    """Owns one pluggy PluginManager and the records of the plugins given to it.
+
+    ``strict`` re-raises the first plugin error; ``warn`` is called with one line per error.
+    """
+
+    def __init__(self, strict: bool = False, warn: Callable[[str], None] | None = None) -> None:
+        self.strict = strict
+        self.warn = warn or (lambda message: None)
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+
+    def _fail(self, record: PluginRecord, what: str, exc: BaseException) -> None:
+        record.errors.append(f"{what}: {_describe(exc)}")
+        self.warn(f"plugin {record.name!r} failed ({what}): {_describe(exc)}")
+        if self.strict:
+            raise exc
+
+    def add(self, plugin: object, record: PluginRecord) -> None:
+        """Register an imported plugin object (a module or a class instance)."""
+        self.records[record.name] = record
+        record.module = record.module or getattr(plugin, "__name__", type(plugin).__name__)
+        record.path = record.path or _source_path(plugin)
+        try:
+            self.pm.register(plugin, name=record.name)
+            self.pm.check_pending()
+        except Exception as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._fail(record, "register", exc)
+            return
+        record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+
+    def add_entry_points(self, only: Iterable[str] | None = None) -> None:
+        """Import every entry point of the ``zoo`` group (or only those named)."""
+        wanted = None if only is None else set(only)
+        points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        unknown = sorted((wanted or set()) - {ep.name for ep in points})
+        if unknown:
+            self.warn(
+                f"{settings.LOAD_PLUGINS} names {', '.join(map(repr, unknown))}, which no installed "
+                f"plugin is called (installed: {', '.join(ep.name for ep in points) or 'none'})"
+            )
+        for ep in points:
+            if wanted is not None and ep.name not in wanted:
+                continue
+            dist = ep.dist
+            record = PluginRecord(
+                name=ep.name,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+                builtin=bool(dist) and dist.name == CORE_DISTRIBUTION,
+                module=ep.value,
+            )
+            if ep.name in self.records:
+                taken_by = self.records[ep.name].distribution
+                record.name = f"{ep.name} ({record.distribution})"
+                self.records[record.name] = record
+                self._fail(record, "import", NameError(f"plugin name {ep.name!r} is taken by {taken_by!r}"))
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self.records[ep.name] = record
+                self._fail(record, "import", exc)
+                continue
+            self.add(plugin, record)
+
+    def build_registry(self) -> Registry:
+        """Call every registration hook, one plugin at a time, and collect the specs."""
+        registry = Registry()
+        for hook_name in REGISTER_HOOKS:
+            caller = getattr(self.pm.hook, hook_name)
+            # Called implementation by implementation (not caller(...)) so that an error is
+            # attributed to its plugin and does not stop the plugins after it.
+            for impl in caller.get_hookimpls():
+                self._call_register(registry, hook_name, impl)
+        registry.plugins = sorted(self.records.values(), key=lambda r: (not r.builtin, r.name))
+        return registry
+
+    def _call_register(self, registry: Registry, hook_name: str, impl: Any) -> None:
+        record = self.records[impl.plugin_name]
+        staged: list[Spec] = []
+
+        def register(spec: Spec) -> None:
+            registry.table_for(spec)  # type check now, so the plugin's traceback points at it
+            staged.append(replace(spec, plugin=record.name))
+
+        try:
+            impl.function(**{arg: register for arg in impl.argnames})
+        except Exception as exc:
+            self._fail(record, hook_name, exc)
+            return
+        for spec in staged:
+            try:
+                registry.add(spec)
+            except ZooError as exc:
+                self._fail(record, hook_name, exc)
+                continue
+            record.registered.append(spec.name)
+
+
+def load_registry(warn: Callable[[str], None] | None = None) -> Registry:
+    """The registry of every installed plugin, as the CLI sees it (environment applied)."""
+    host = PluginHost(strict=settings.flag(settings.STRICT_PLUGINS), warn=warn)
+    host.add_entry_points(settings.plugin_allowlist())
+    return host.build_registry()
+
+
+def registry_from_plugins(
+    *plugins: object, strict: bool = True, warn: Callable[[str], None] | None = None
+) -> Registry:
+    """A registry from plugin objects given directly (tests; embedding without entry points)."""
+    host = PluginHost(strict=strict, warn=warn)
+    for plugin in plugins:
+        name = getattr(plugin, "__name__", type(plugin).__name__)
+        host.add(plugin, PluginRecord(name=name))
+    return host.build_registry()

@@ -1,0 +1,106 @@
+"""Lookups by name over everything the plugins registered.
+
+Names are unique per kind: a second registration of a name is refused. References such as
+``"zoo_lenet.model:build"`` are resolved only when used, by ``resolve``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from zoo.core.errors import (
+    DatasetUnavailable,
+    DuplicateName,
+    PluginError,
+    UnknownArchitecture,
+    UnknownDataset,
+    UnknownExporter,
+)
+from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec
+
+if TYPE_CHECKING:
+    from zoo.core.host import PluginRecord
+
+Spec = ArchitectureSpec | DatasetSpec | ExporterSpec
+_KINDS: dict[type, str] = {
+    ArchitectureSpec: "architecture",
+    DatasetSpec: "dataset",
+    ExporterSpec: "exporter",
+}
+
+
+@dataclass
+class Registry:
+    """The registered specs, by kind and name, and the plugins they came from."""
+
+    architectures: dict[str, ArchitectureSpec] = field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    exporters: dict[str, ExporterSpec] = field(default_factory=dict)
+    plugins: list[PluginRecord] = field(default_factory=list)
+
+    def table_for(self, spec: Spec) -> dict[str, Any]:
+        kind = _KINDS.get(type(spec))
+        if kind is None:
+            raise TypeError(
+                f"register() takes an ArchitectureSpec, DatasetSpec or ExporterSpec, "
+                f"not {type(spec).__name__}"
+            )
+        return {
+            "architecture": self.architectures,
+            "dataset": self.datasets,
+            "exporter": self.exporters,
+        }[kind]
+
+    def add(self, spec: Spec) -> None:
+        """Add a spec; a name already taken (by any plugin) is refused."""
+        table = self.table_for(spec)
+        if spec.name in table:
+            kind = _KINDS[type(spec)]
+            raise DuplicateName(
+                f"{kind} {spec.name!r} is already registered by plugin {table[spec.name].plugin!r}"
+            )
+        table[spec.name] = spec
+
+    def architecture(self, name: str) -> ArchitectureSpec:
+        try:
+            return self.architectures[name]
+        except KeyError:
+            raise UnknownArchitecture(name, self.architectures) from None
+
+    def dataset(self, name: str) -> DatasetSpec:
+        """A dataset by name; ``NAME:ARGUMENT`` for those that take one (``folder:PATH``)."""
+        base, colon, argument = name.partition(":")
+        spec = self.datasets.get(base)
+        if spec is None:
+            raise UnknownDataset(name, self.datasets)
+        if bool(colon) != bool(spec.argument) or (colon and not argument):
+            usage = f"{base}:{spec.argument}" if spec.argument else base
+            raise DatasetUnavailable(f"Dataset {name!r}: write it as {usage}")
+        return spec
+
+    def exporter(self, name: str) -> ExporterSpec:
+        try:
+            return self.exporters[name]
+        except KeyError:
+            raise UnknownExporter(name, self.exporters) from None
+
+
+def resolve(ref: str, owner: str = "") -> Any:
+    """Import ``"package.module:attr.sub"`` and return the attribute.
+
+    ``owner`` names who declared the reference (``"architecture 'lenet5'"``) for the error.
+    """
+    module_name, _, attr_path = ref.partition(":")
+    where = f" (declared by {owner})" if owner else ""
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PluginError(f"Cannot import {module_name!r} for {ref!r}{where}: {exc}") from exc
+    for attr in attr_path.split("."):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            raise PluginError(f"{module_name!r} has no attribute {attr_path!r}{where}") from None
+    return obj

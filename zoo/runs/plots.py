@@ -1,0 +1,337 @@
+"""PNG plots for a run folder: training curves, a confusion matrix, reconstructions, segmentations.
+
+Matplotlib is imported inside the functions, so ``zoo list`` and friends never pay for it. The
+figures are made with ``matplotlib.figure.Figure`` rather than pyplot: no global figure list to
+leak into, and no backend switch that would break a user's notebook when zoo is used as a library.
+Every PNG is written under a temporary name and renamed when complete (``zoo.runs.atomic``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zoo.runs import atomic
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+DPI = 100
+# History keys that are not a quality measure but a setting that changes per epoch.
+SCHEDULE_KEYS = ("learning_rate", "lr")
+# Above this many classes the cells of a confusion matrix are too small to hold their counts.
+MAX_ANNOTATED_CLASSES = 20
+# tab20 gives 20 clearly different colours; more classes fall back to a sampled continuous map.
+CATEGORICAL_COLOURS = 20
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Render ``fig`` as PNG to a temporary name beside ``path``, then rename it into place.
+
+    A pyplot-free ``Figure`` needs no closing: it is freed with its last reference.
+    """
+    path = Path(path)
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
+    return path
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    """As floats, with inf (a diverged loss) turned into gaps that do not wreck the axis limits."""
+    array = np.asarray(values, dtype=np.float64).ravel()
+    return np.where(np.isfinite(array), array, np.nan)
+
+
+def _history_panels(history: Mapping[str, Sequence[float]]) -> list[str]:
+    """Base metric names in a stable order: loss first, schedules last, each name once."""
+    names: list[str] = []
+    for key in history:
+        base = key.removeprefix("val_")
+        if base not in names:
+            names.append(base)
+    schedules = [n for n in names if n in SCHEDULE_KEYS]
+    rest = [n for n in names if n not in SCHEDULE_KEYS]
+    rest.sort(key=lambda n: n != "loss")  # stable: only moves "loss" to the front
+    return rest + schedules
+
+
+def history_png(history: Mapping[str, Sequence[float]], path: str | os.PathLike[str], title: str) -> Path:
+    """Curves per epoch, one panel per metric with its ``val_`` twin, to see over- and under-fitting.
+
+    Points carry markers so that a one-epoch run still shows something; a learning-rate key gets
+    its own panel on a log scale.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    panels = _history_panels(history)
+    if not panels or not any(len(v) for v in history.values()):
+        fig = _figure(5, 2.5)
+        fig.suptitle(title)
+        fig.text(0.5, 0.5, "no completed epochs", ha="center", va="center")
+        return _save(fig, path)
+
+    epochs_run = max(len(v) for v in history.values())
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = _figure(4.2 * cols, 3.2 * rows + 0.4)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, name in zip(axes.flat, panels, strict=False):
+        for key, label, style in ((name, "training", "o-"), (f"val_{name}", "validation", "s--")):
+            if key not in history or not len(history[key]):
+                continue
+            values = _finite(history[key])
+            epochs = np.arange(1, len(values) + 1)
+            ax.plot(epochs, values, style, markersize=4, label=label if name not in SCHEDULE_KEYS else key)
+        rates = _finite(history.get(name, []))
+        rates = rates[np.isfinite(rates)]
+        if name in SCHEDULE_KEYS and rates.size and np.all(rates > 0):
+            ax.set_yscale("log")  # schedules decay by factors
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.set_xlim(0.5, epochs_run + 0.5)  # a single epoch gets a sensible axis too
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int) -> np.ndarray:
+    """Counts (int64), rows the true class and columns the predicted one.
+
+    Both inputs are flattened, so per-pixel masks of a segmentation work as well as labels.
+    """
+    true = np.asarray(y_true).ravel()
+    pred = np.asarray(y_pred).ravel()
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true has {true.size} labels but y_pred has {pred.size}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    checked = []
+    for name, labels in (("y_true", true), ("y_pred", pred)):
+        if labels.dtype.kind not in "biuf" or (
+            labels.dtype.kind == "f" and not np.all(labels == np.rint(labels))
+        ):
+            raise ValueError(f"{name} must hold class indices (whole numbers), not {labels.dtype} scores")
+        labels = labels.astype(np.int64)
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(
+                f"{name} holds labels from {labels.min()} to {labels.max()}, outside 0..{num_classes - 1}"
+            )
+        checked.append(labels)
+    true, pred = checked
+    counts = np.bincount(true * num_classes + pred, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64)
+
+
+def confusion_png(
+    matrix: Any, class_names: Sequence[str] | None, path: str | os.PathLike[str], title: str
+) -> Path:
+    """A heat map of ``matrix`` (from ``confusion_matrix``): which classes are taken for which."""
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not matrix.size:
+        raise ValueError(f"a confusion matrix is square and not empty, got shape {matrix.shape}")
+    n = matrix.shape[0]
+    names = [str(c) for c in class_names or []]
+    if len(names) > n:
+        raise ValueError(f"{len(names)} class names for a {n}x{n} confusion matrix")
+    names += [str(i) for i in range(len(names), n)]  # a model may have more outputs than named classes
+    total = int(matrix.sum())
+    accuracy = f"accuracy {np.trace(matrix) / total:.2%} ({total:,} samples)" if total else "no samples"
+
+    side = min(max(4.5, 0.4 * n + 2.5), 11)
+    fig = _figure(side + 1, side)
+    ax = fig.subplots()
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="count")
+    if n <= MAX_ANNOTATED_CLASSES:
+        threshold = matrix.max() / 2 if total else 0
+        size = 9 if n <= 12 else 7
+        for (row, col), value in np.ndenumerate(matrix):
+            colour = "white" if value > threshold else "black"
+            text = f"{int(value)}" if float(value).is_integer() else f"{value:.2g}"
+            ax.text(col, row, text, ha="center", va="center", color=colour, fontsize=size)
+    step = max(1, math.ceil(n / 40))  # tick labels stay legible for many classes
+    ticks = np.arange(0, n, step)
+    long_names = max(len(s) for s in names) > 3
+    ax.set_xticks(
+        ticks,
+        [names[i] for i in ticks],
+        rotation=45 if long_names else 0,
+        ha="right" if long_names else "center",
+    )
+    ax.set_yticks(ticks, [names[i] for i in ticks])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}\n{accuracy}")
+    return _save(fig, path)
+
+
+def _as_images(array: Any, what: str) -> np.ndarray:
+    """(N, H, W, C) with C 1 or 3, clipped to [0, 1]; (N, H, W) is taken as grey."""
+    images = np.asarray(array, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"{what} must be (N, H, W, 1) or (N, H, W, 3), got shape {images.shape}")
+    return np.clip(images, 0.0, 1.0)
+
+
+def _as_masks(array: Any, what: str) -> np.ndarray:
+    """(N, H, W) class indices; a trailing axis of 1 is dropped."""
+    masks = np.asarray(array)
+    if masks.ndim == 4 and masks.shape[-1] == 1:
+        masks = masks[..., 0]
+    if masks.ndim != 3:
+        raise ValueError(f"{what} must be (N, H, W) class indices, got shape {masks.shape}")
+    return masks
+
+
+def _show_image(ax: Axes, image: np.ndarray) -> None:
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        ax.imshow(image, interpolation="nearest")
+
+
+def _grid(rows: list[tuple[str, np.ndarray]], count: int, title: str, show: Any) -> Figure:
+    """``count`` columns, one row per (label, array); ``show(ax, array[i])`` draws one cell."""
+    fig = _figure(1.15 * count + 1.3, 1.2 * len(rows) + 0.5)
+    axes = fig.subplots(len(rows), count, squeeze=False)
+    for r, (label, array) in enumerate(rows):
+        for c in range(count):
+            ax = axes[r, c]
+            show(ax, array[c], r)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    return fig
+
+
+def _count(count: int, *arrays: np.ndarray) -> int:
+    sizes = {len(a) for a in arrays}
+    if len(sizes) != 1:
+        raise ValueError(f"the arrays hold different numbers of samples: {sorted(sizes)}")
+    shown = min(count, sizes.pop())
+    if shown < 1:
+        raise ValueError("nothing to show: no samples, or count < 1")
+    return shown
+
+
+def reconstructions_png(
+    originals: Any, reconstructions: Any, path: str | os.PathLike[str], title: str, count: int = 10
+) -> Path:
+    """The first ``count`` inputs above what the model makes of them, to judge an autoencoder by eye."""
+    x = _as_images(originals, "originals")
+    y = _as_images(reconstructions, "reconstructions")
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(f"originals are {x.shape[1:]} but reconstructions are {y.shape[1:]}")
+    shown = _count(count, x, y)
+    fig = _grid(
+        [("original", x), ("reconstruction", y)],
+        shown,
+        title,
+        lambda ax, image, _row: _show_image(ax, image),
+    )
+    return _save(fig, path)
+
+
+def _class_colours(num_classes: int) -> Any:
+    """A categorical colormap with exactly one colour per class index."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    if num_classes <= CATEGORICAL_COLOURS:
+        return ListedColormap(colormaps["tab20"].colors[:num_classes])
+    return colormaps["turbo"].resampled(num_classes)
+
+
+def segmentation_png(
+    images: Any,
+    true_masks: Any,
+    predicted_masks: Any,
+    path: str | os.PathLike[str],
+    title: str,
+    count: int = 8,
+    *,
+    num_classes: int | None = None,
+) -> Path:
+    """Inputs above their true and predicted per-pixel classes, in colours fixed per class.
+
+    ``num_classes`` defaults to 20 (or more if a mask holds a higher index), so that a class keeps
+    its colour from one plot to the next whichever classes the shown samples happen to contain.
+    """
+    x = _as_images(images, "images")
+    truth = _as_masks(true_masks, "true_masks")
+    predicted = _as_masks(predicted_masks, "predicted_masks")
+    if not (x.shape[1:3] == truth.shape[1:] == predicted.shape[1:]):
+        raise ValueError(
+            f"images {x.shape[1:3]}, true masks {truth.shape[1:]} and predicted masks "
+            f"{predicted.shape[1:]} must have the same height and width"
+        )
+    shown = _count(count, x, truth, predicted)
+    top = int(max(truth[:shown].max(), predicted[:shown].max()))
+    classes = num_classes if num_classes is not None else max(CATEGORICAL_COLOURS, top + 1)
+    if top >= classes:
+        raise ValueError(f"a mask holds class {top} but num_classes is {classes}")
+    colours = _class_colours(classes)
+
+    def show(ax: Axes, cell: np.ndarray, row: int) -> None:
+        if row == 0:
+            _show_image(ax, cell)
+        else:  # cells centred on the integers: class k is exactly colour k
+            ax.imshow(cell, cmap=colours, vmin=-0.5, vmax=classes - 0.5, interpolation="nearest")
+
+    fig = _grid([("image", x), ("true classes", truth), ("predicted", predicted)], shown, title, show)
+    return _save(fig, path)
+
+
+def bench_png(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str) -> Path:
+    """Latency (p50, with p90 as a band edge) and throughput against batch size, one line per
+    method (``row["method"]``), both axes logarithmic."""
+    fig = _figure(11, 4.2)
+    latency, throughput = fig.subplots(1, 2)
+    methods: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        methods.setdefault(str(row.get("method", "onnxruntime")), []).append(row)
+    for method, points in methods.items():
+        points = sorted(points, key=lambda r: r["batch_size"])
+        batches = [p["batch_size"] for p in points]
+        (line,) = latency.plot(batches, [p["p50_ms"] for p in points], marker="o", label=method)
+        if all("p90_ms" in p for p in points):
+            latency.fill_between(
+                batches,
+                [p["p50_ms"] for p in points],
+                [p["p90_ms"] for p in points],
+                color=line.get_color(),
+                alpha=0.15,
+            )
+        throughput.plot(batches, [p["samples_per_s"] for p in points], marker="o", label=method)
+    for ax, label in (
+        (latency, "latency per call, ms (p50; band to p90)"),
+        (throughput, "samples per second"),
+    ):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = latency.get_legend_handles_labels()  # below both panels, over no data
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)), fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)

@@ -1,0 +1,164 @@
+"""Datasets as arrays a model can take: scaled to [0, 1], shaped to the model's input.
+
+Preprocessing follows the lecture: every image the same size, values in [0, 1], colour to
+grey by 0.3 R + 0.59 G + 0.11 B where a model takes one channel. Any adaptation (padding
+28x28 to 32x32, grey to RGB) is explicit: it is returned as a note and recorded in the run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.core import settings
+from zoo.core.errors import DatasetUnavailable, ShapeMismatch
+from zoo.core.registry import resolve
+from zoo.core.specs import ArchitectureSpec, DatasetSpec
+
+GREY_WEIGHTS = (0.3, 0.59, 0.11)
+
+
+@dataclass
+class Arrays:
+    """A dataset ready for a model: float32 NHWC images in [0, 1] and integer labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    class_names: tuple[str, ...] = ()
+
+
+def readable_folder(path: Path) -> bool:
+    """Whether this process (as the user it runs as) may list ``path`` and open what is in it."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, os.R_OK | os.X_OK, effective_ids=effective)
+
+
+def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
+    """The data directory: the option if given (it must be a folder), else ``$ZOO_DATA_DIR``.
+
+    The environment variable is not checked here: only datasets that read files need it, and
+    their loaders say which file they looked for where.
+    """
+    if option is not None:
+        path = Path(option).expanduser()
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # a name too long, a parent we may not enter
+            raise DatasetUnavailable(
+                f"Data directory {str(path)!r} (from --data-dir) cannot be used: {exc.strerror or exc}"
+            ) from exc
+        if not is_dir:
+            raise DatasetUnavailable(f"Data directory {str(path)!r} (from --data-dir) is not a folder")
+        if not readable_folder(path):
+            raise DatasetUnavailable(f"Data directory {str(path)!r} (from --data-dir) is not readable")
+        return path
+    value = os.environ.get(settings.DATA_DIR)
+    return Path(value).expanduser() if value else None
+
+
+def as_float_images(x: Any, name: str) -> np.ndarray:
+    """uint8 0..255 or float 0..1 images, (N, H, W) or (N, H, W, C) -> float32 NHWC in [0, 1]."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    if x.ndim != 4:
+        raise DatasetUnavailable(f"Dataset {name!r} gave images of shape {x.shape}, not (N, H, W[, C])")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    x = x.astype(np.float32)
+    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+        raise DatasetUnavailable(
+            f"Dataset {name!r} gave float images outside [0, 1] ({x.min():.3g}..{x.max():.3g})"
+        )
+    return x
+
+
+def to_grey(x: np.ndarray) -> np.ndarray:
+    """RGB -> one channel by 0.3 R + 0.59 G + 0.11 B."""
+    weights = np.asarray(GREY_WEIGHTS, dtype=np.float32)
+    return np.tensordot(x, weights, axes=([-1], [0]))[..., np.newaxis].astype(np.float32)
+
+
+def fit_to_input(
+    x: np.ndarray, input_shape: tuple[int | None, ...], dataset: str, arch: str
+) -> tuple[np.ndarray, list[str]]:
+    """Adapt NHWC images to an architecture's (H, W, C) input, or say why they cannot be."""
+    notes: list[str] = []
+    have = tuple(x.shape[1:])
+    want_h, want_w, want_c = input_shape
+    mismatch = ShapeMismatch(
+        f"Dataset {dataset!r} has images of shape {have} but {arch!r} takes {tuple(input_shape)}"
+    )
+    if want_c is not None and have[2] != want_c:
+        if have[2] == 3 and want_c == 1:
+            x = to_grey(x)
+            notes.append("converted RGB to grey by 0.3 R + 0.59 G + 0.11 B")
+        elif have[2] == 1 and want_c == 3:
+            x = np.repeat(x, 3, axis=-1)
+            notes.append("repeated the grey channel to RGB")
+        else:
+            raise mismatch
+    pads = []
+    for have_n, want_n in ((have[0], want_h), (have[1], want_w)):
+        if want_n is None or have_n == want_n:
+            pads.append((0, 0))
+        elif have_n < want_n:
+            total = want_n - have_n
+            pads.append((total // 2, total - total // 2))
+        else:
+            raise mismatch
+    if any(p != (0, 0) for p in pads):
+        x = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+        notes.append(
+            f"zero-padded {have[0]}x{have[1]} to {want_h}x{want_w} "
+            f"(rows {pads[0][0]}+{pads[0][1]}, columns {pads[1][0]}+{pads[1][1]})"
+        )
+    return x, notes
+
+
+def segmentation_masks(x: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Per-pixel classes derived from images and their labels: 0 where the (mean over
+    channels) intensity is at most ``threshold``, else the image's label + 1. (N, H, W) int64."""
+    foreground = x.mean(axis=-1) > threshold
+    return np.where(foreground, labels.reshape(-1, 1, 1) + 1, 0).astype(np.int64)
+
+
+def load(
+    dataset: DatasetSpec,
+    arch: ArchitectureSpec,
+    directory: Path | None = None,
+    argument: str = "",
+) -> Arrays:
+    """Load ``dataset`` through its plugin's loader and shape it for ``arch``.
+
+    ``argument`` is what followed ``NAME:`` for datasets that take one (``folder:PATH``).
+    """
+    loader = resolve(dataset.loader, owner=f"dataset {dataset.name!r}")
+    extra = {"argument": argument} if dataset.argument else {}
+    loaded = loader(data_dir=directory, input_shape=arch.input_shape, **extra)
+    x_train, y_train, x_test, y_test = loaded[:4]
+    class_names = tuple(loaded[4]) if len(loaded) > 4 else tuple(dataset.class_names)
+    x_train = as_float_images(x_train, dataset.name)
+    x_test = as_float_images(x_test, dataset.name)
+    for split, x, y in (("training", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) != np.asarray(y).size:  # else Keras fails mid-fit, long after start-up
+            raise DatasetUnavailable(
+                f"Dataset {dataset.name!r} gave {len(x)} {split} images but {np.asarray(y).size} labels"
+            )
+    x_train, notes = fit_to_input(x_train, arch.input_shape, dataset.name, arch.name)
+    x_test, _ = fit_to_input(x_test, arch.input_shape, dataset.name, arch.name)
+    return Arrays(
+        x_train=x_train,
+        y_train=np.asarray(y_train).astype(np.int64).reshape(-1),
+        x_test=x_test,
+        y_test=np.asarray(y_test).astype(np.int64).reshape(-1),
+        notes=notes,
+        class_names=class_names,
+    )

@@ -1,0 +1,78 @@
+"""Build an architecture's Keras model from its spec and find its parts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from zoo.core.errors import ModelFileError, PluginError
+from zoo.core.hparams import validate
+from zoo.core.registry import resolve
+from zoo.core.specs import ArchitectureSpec
+from zoo.training.keras_env import import_keras
+
+if TYPE_CHECKING:
+    import keras
+
+
+def build(spec: ArchitectureSpec, hyperparameters: Mapping[str, Any] | None = None) -> keras.Model:
+    """The full model, built by the plugin's builder with validated hyper-parameters."""
+    params = validate(spec, hyperparameters or {})
+    import_keras()
+    builder = resolve(spec.builder, owner=f"architecture {spec.name!r}")
+    model = builder(input_shape=spec.input_shape, **params)
+    parts(spec, model)  # fail early on a builder that breaks the contract
+    return model
+
+
+def fits(shape: Any, want: tuple[int | None, ...]) -> bool:
+    """Whether a shape without its batch axis fits ``want`` (``None``: any size)."""
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else ()
+    return len(shape) == len(want) and all(w is None or s == w for s, w in zip(shape, want, strict=True))
+
+
+def check_loaded(spec: ArchitectureSpec, model: keras.Model, path: Any) -> None:
+    """A model read from ``path`` is ``spec``'s: its input shape and its parts.
+
+    A model file swapped for another architecture's, or a config.json edited to name another,
+    is refused here, naming the file, rather than failing later inside Keras or an exporter.
+    """
+    shape = model.input_shape
+    have = tuple(shape[1:]) if isinstance(shape, tuple) else shape
+    if not fits(have, spec.input_shape):
+        raise ModelFileError(
+            f"{str(path)!r} holds a model taking inputs of shape {have}, but the run's config.json "
+            f"names {spec.name!r}, which takes {tuple(spec.input_shape)}: one of them is another model's"
+        )
+    names = {layer.name for layer in model.layers}
+    missing = [part for part in spec.parts if part not in names]
+    if missing:
+        raise ModelFileError(
+            f"{str(path)!r} holds a model without the part(s) {', '.join(missing)} of "
+            f"{spec.name!r}, which the run's config.json names: one of them is another model's"
+        )
+
+
+def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
+    """The declared parts of a built model, in order: sub-models sharing its weights."""
+    keras = import_keras()
+    found: dict[str, keras.Model] = {}
+    for name in spec.parts:
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            raise PluginError(
+                f"architecture {spec.name!r} declares part {name!r} but its model has no layer "
+                f"of that name (layers: {', '.join(layer.name for layer in model.layers)})"
+            ) from None
+        if not isinstance(layer, keras.Model):
+            raise PluginError(
+                f"architecture {spec.name!r}: part {name!r} is a {type(layer).__name__}, not a Keras model"
+            )
+        found[name] = layer
+    return found
+
+
+def handed_on(outputs: Any) -> Any:
+    """What a part hands to the next part: its only output, or the first of several."""
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
