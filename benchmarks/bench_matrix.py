@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from zoo.bench.machine import describe  # noqa: E402
 from zoo.bench.run import bench_run  # noqa: E402
-from zoo.bench.sessions import SessionSettings  # noqa: E402
+from zoo.bench.settings import BenchSettings, SessionSettings  # noqa: E402
 from zoo.bench.tune import tune  # noqa: E402
 from zoo.core.host import load_registry  # noqa: E402
 from zoo.export.orchestrate import export_run  # noqa: E402
@@ -51,13 +51,7 @@ def measure(names: list[str], batches: tuple[int, ...], seconds: float) -> dict:
         export_run(registry, run)
         runs[name] = run
         reports[name] = bench_run(
-            run,
-            provider="cpu",
-            batch_sizes=batches,
-            seconds=seconds,
-            settings=SessionSettings(),
-            against_keras=True,
-            registry=registry,
+            run, BenchSettings("cpu", batches, seconds), against_keras=True, registry=registry
         )
         print(name, reports[name].get("speedup_over_keras_tf_function"), flush=True)
     extra = {}
@@ -65,9 +59,10 @@ def measure(names: list[str], batches: tuple[int, ...], seconds: float) -> dict:
         extra["lenet5_targets"] = target_runs(runs["lenet5"], registry, seconds)
         quiet = replace(SessionSettings(), spinning=False)
         extra["lenet5_no_spinning"] = bench_run(
-            runs["lenet5"], provider="cpu", batch_sizes=batches, seconds=seconds, settings=quiet
+            runs["lenet5"], BenchSettings("cpu", batches, seconds, session=quiet)
         )
-        extra["lenet5_tune"] = tune(runs["lenet5"] / "onnx" / "model.onnx", "cpu", batches, min(seconds, 0.5))
+        model = runs["lenet5"] / "onnx" / "model.onnx"
+        extra["lenet5_tune"] = tune(model, BenchSettings("cpu", batches, min(seconds, 0.5)))
     return {"reports": reports, **extra}
 
 
@@ -81,10 +76,7 @@ def target_runs(run: Path, registry, seconds: float) -> dict[str, list[dict]]:
         for label, settings in configurations.items():
             report = bench_run(
                 run,
-                provider="cpu",
-                batch_sizes=tuple(TARGETS),
-                seconds=seconds,
-                settings=settings,
+                BenchSettings("cpu", tuple(TARGETS), seconds, session=settings),
                 against_keras=True,
                 registry=registry,
             )
@@ -262,7 +254,7 @@ def gpu_section() -> list[str]:
             "it writes `results/gpu_matrix.json`, which this script then renders here. The code "
             "paths (IO binding, CUDA graph, cuDNN search, NHWC, TF32, TensorRT, CPU-node listing) "
             "are tested on the CPU, with ONNX Runtime's GPU decisions scripted. Hand measurements "
-            "on an H200 of the same networks are in `../shared/device/README.md`.",
+            "on an H200 of the same networks, which zoo's defaults rest on, are in `docs/gpu.md`.",
             "",
         ]
     data = json.loads(path.read_text(encoding="utf-8"))

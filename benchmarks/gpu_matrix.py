@@ -3,7 +3,9 @@
 configuration ``zoo bench --tune`` finds. Two steps, because the GPU machines have no TensorFlow:
 
     python benchmarks/gpu_matrix.py prepare gpu-files          # here: writes the ONNX files
-    # on the GPU machine (see ../shared/device/README.md), with gpu-files and .ortgpu carried:
+    # on the GPU machine, with gpu-files carried and onnxruntime-gpu importable there; where it
+    # was carried as a folder with a module that loads its CUDA libraries (docs/gpu.md), e.g.
+    # .ortgpu with ort_gpu_env.py:
     PYTHONPATH=.ortgpu:. ZOO_ORT_PRELOAD=ort_gpu_env python3 -c "import ort_gpu_env, runpy; \
         runpy.run_path('benchmarks/gpu_matrix.py', run_name='__main__')" measure gpu-files --out $OUT
 
@@ -63,12 +65,12 @@ def prepare(out: Path, only: list[str]) -> None:
         print(name, "ready", flush=True)
 
 
-def _bench(model: Path, provider: str, batch: int, seconds: float, settings, sizes) -> dict:
+def _bench(model: Path, provider: str, batch: int, seconds: float, session, sizes) -> dict:
     from zoo.bench.file import bench
+    from zoo.bench.settings import BenchSettings
 
-    return bench(
-        model, provider=provider, batch_sizes=(batch,), seconds=seconds, settings=settings, sizes=sizes
-    )
+    settings = BenchSettings(provider, (batch,), seconds, sizes=sizes or {}, session=session)
+    return bench(model, settings)
 
 
 def _unnamed_sizes(model: Path, side: int) -> dict[str, int]:
@@ -94,11 +96,11 @@ def _cell(
     zoo_file: Path, folder: Path, provider: str, batch: int, seconds: float, tune_seconds: float | None
 ) -> dict:
     """One part at one batch size: zoo's defaults, the plain file with ONNX Runtime's defaults
-    (inputs and outputs bound on the device, as in ../shared/device/README.md's figures) and, on
+    (inputs and outputs bound on the device, as in the hand measurements of docs/gpu.md) and, on
     request, the tuned best. A failure is recorded in the row, never the end of the matrix."""
     from dataclasses import replace
 
-    from zoo.bench.sessions import ORT_DEFAULTS, SessionSettings
+    from zoo.bench.settings import ORT_DEFAULTS, BenchSettings, SessionSettings
     from zoo.bench.tune import tune
 
     name, part = zoo_file.parent.name, zoo_file.stem
@@ -124,7 +126,7 @@ def _cell(
         row["plain_error"] = _error(exc)
     if tune_seconds is not None and "zoo_p50_ms" in row:
         try:
-            tuned = tune(zoo_file, provider, (batch,), tune_seconds, sizes)
+            tuned = tune(zoo_file, BenchSettings(provider, (batch,), tune_seconds, sizes=sizes or {}))
             row["tuned_best_p50_ms"] = tuned["best"][0]["p50_ms"]
             row["tuned_best"] = tuned["best"][0]["settings"]
             row["defaults_over_best"] = tuned["defaults"][0]["defaults_over_best"]

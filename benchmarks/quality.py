@@ -2,7 +2,7 @@
 promises of it. Prints a Markdown table; writes results/quality.json and a PNG per autoencoder
 (originals above reconstructions) into results/.
 
-    ZOO_DATA_DIR=../shared/datasets python benchmarks/quality.py [--only lenet5,dense-ae] [--epochs-scale 1]
+    ZOO_DATA_DIR=DIR_WITH_MNIST_NPZ python benchmarks/quality.py [--only lenet5,dense-ae] [--epochs-scale 1]
 
 Targets (issue 3): lenet5 test error <= 1.0%; dense-ae (code 32) test MSE <= 0.012; conv-ae
 <= 0.005; denoising-ae (Gaussian sigma 0.5, clipped) output PSNR >= noisy PSNR + 8 dB;
@@ -29,6 +29,7 @@ from zoo.core.host import load_registry  # noqa: E402
 from zoo.runs.atomic import write_json  # noqa: E402
 from zoo.runs.run_folder import Run  # noqa: E402
 from zoo.training import data  # noqa: E402
+from zoo.training.models import load_run_model  # noqa: E402
 from zoo.training.train import TrainRequest, train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -136,7 +137,7 @@ def measure(
 ) -> dict:
     """The architecture-specific figures, on the whole test set; ``label`` names the PNG."""
     run = Run.open(run_path)
-    model = run.load_model()
+    model = load_run_model(registry, run)
     metrics = run.metrics
     out: dict = {}
     if name == "lenet5":

@@ -1,6 +1,6 @@
 """The walking skeleton end to end on the real MNIST: train, export, bench; prints a table.
 
-    ZOO_DATA_DIR=../shared/datasets python benchmarks/skeleton.py [--epochs 1] [--out DIR]
+    ZOO_DATA_DIR=DIR_WITH_MNIST_NPZ python benchmarks/skeleton.py [--epochs 1] [--out DIR]
 
 Trains lenet5 and conv-ae through the zoo CLI (one process each, as a user runs them),
 exports them, and benchmarks every exported file with ONNX Runtime. Writes

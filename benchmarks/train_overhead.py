@@ -1,7 +1,7 @@
 """What zoo's training costs over plain Keras: `zoo train lenet5` against a hand-written Keras
 script with the same model, data, batch size, optimizer and schedule, timed in one run.
 
-    ZOO_DATA_DIR=../shared/datasets python benchmarks/train_overhead.py [--epochs 4] [--rounds 2]
+    ZOO_DATA_DIR=DIR_WITH_MNIST_NPZ python benchmarks/train_overhead.py [--epochs 4] [--rounds 2]
 
 Per-epoch time is the wall time between consecutive epoch ends, so everything zoo does per
 epoch (checkpoint with optimizer state, history files, progress) counts against it. Epoch 1

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from zoo.cli import cli
-from zoo.core.host import PluginHost, PluginRecord
-from zoo.core.registry import Registry
+from zoo.core.host import PluginHost
+from zoo.core.registry import PluginRecord, Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the built-in plugins register; a test checks the registry against these lists.
@@ -116,6 +116,14 @@ AUTOENCODER_RUN_FILES = frozenset(
         "README.md",
     }
 )
+
+
+def load_model(run_dir: Path, compile: bool = False, registry: Registry | None = None):
+    """A run's Keras model, loaded as every zoo command loads it (trust check included)."""
+    from zoo.runs.run_folder import Run
+    from zoo.training.models import load_run_model
+
+    return load_run_model(registry or contract_registry(), Run.open(run_dir), compile=compile)
 
 
 def contract_registry() -> Registry:

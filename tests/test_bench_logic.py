@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.bench.file import summarize
 from zoo.bench.sessions import cuda_unavailable_reason
+from zoo.bench.timing import summarize
 
 
 def test_percentiles_and_throughput():
@@ -47,7 +47,7 @@ class _Session:
 def test_free_axes_take_the_sizes_given_and_say_which_option_is_missing():
     import numpy as np
 
-    from zoo.bench.file import input_feed
+    from zoo.bench.feeds import input_feed
     from zoo.core.errors import ModelFileError
 
     session = _Session(_Input("image", ["batch", "height", "width", 1]))
@@ -63,7 +63,7 @@ def test_free_axes_take_the_sizes_given_and_say_which_option_is_missing():
 def test_real_samples_are_repeated_up_to_the_batch_size():
     import numpy as np
 
-    from zoo.bench.file import input_feed
+    from zoo.bench.feeds import input_feed
 
     samples = np.arange(3 * 4, dtype=np.float32).reshape(3, 4)
     feed = input_feed(_Session(_Input("x", ["batch", 4])), 7, samples=samples)
@@ -73,7 +73,7 @@ def test_real_samples_are_repeated_up_to_the_batch_size():
 def test_session_settings_and_the_disabled_cpu_fallback_for_cuda():
     import onnxruntime as ort
 
-    from zoo.bench.sessions import SessionSettings
+    from zoo.bench.settings import SessionSettings
 
     options = SessionSettings(threads=2, optimization="basic").options(strict=True)
     assert options.intra_op_num_threads == 2
@@ -86,7 +86,7 @@ def test_session_settings_and_the_disabled_cpu_fallback_for_cuda():
 def test_run_samples_are_found_beside_the_export_folder(tmp_path):
     import numpy as np
 
-    from zoo.bench.file import run_samples
+    from zoo.bench.feeds import run_samples
 
     (tmp_path / "onnx").mkdir()
     np.savez(tmp_path / "samples.npz", x=np.ones((2, 5), np.float32), y=np.zeros(2))

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import invoke
-from zoo.bench.sessions import ORT_DEFAULTS, SessionSettings, open_session
+from zoo.bench.sessions import open_session
+from zoo.bench.settings import ORT_DEFAULTS, BenchSettings, SessionSettings
 from zoo.core.errors import ProviderUnavailable
 
 REFUSED = (
@@ -99,8 +100,8 @@ def test_a_graph_with_cpu_nodes_is_refused_for_cuda_and_listed_under_auto(monkey
         ProviderUnavailable,
         match=r"CUDA was asked for, but 2 nodes run on the CPU: Shape flatten/Shape, Gather",
     ):
-        open_session(tiny_model, "cuda")
-    opened = open_session(tiny_model, "auto")
+        open_session(tiny_model, BenchSettings("cuda"))
+    opened = open_session(tiny_model, BenchSettings("auto"))
     assert opened.provider == "cuda" and opened.cpu_nodes == ["Shape flatten/Shape", "Gather flatten/Gather"]
     assert opened.fallback.startswith("2 nodes run on the CPU")
     assert not opened.cuda_graph  # a graph cannot be captured around CPU nodes
@@ -108,38 +109,38 @@ def test_a_graph_with_cpu_nodes_is_refused_for_cuda_and_listed_under_auto(monkey
 
 def test_a_gpu_ready_graph_gets_a_strict_cuda_session(monkeypatch, tiny_model):
     scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True)
-    opened = open_session(tiny_model, "auto")
+    opened = open_session(tiny_model, BenchSettings("auto"))
     assert opened.provider == "cuda" and opened.cpu_nodes == [] and opened.fallback is None
     assert opened.cuda_graph  # zoo's default: IO binding and a CUDA graph
-    assert not open_session(tiny_model, "cuda", settings=ORT_DEFAULTS).cuda_graph
+    assert not open_session(tiny_model, BenchSettings("cuda", session=ORT_DEFAULTS)).cuda_graph
 
 
 def test_cuda_that_cannot_load_falls_back_to_the_cpu_only_under_auto(monkeypatch, tiny_model):
     scripted_ort(monkeypatch, GPU_BUILD, gpu_works=False)
-    opened = open_session(tiny_model, "auto")
+    opened = open_session(tiny_model, BenchSettings("auto"))
     assert opened.provider == "cpu" and opened.fallback.startswith("running on the CPU: ")
     with pytest.raises(ProviderUnavailable, match="CUDA was asked for but cannot be used: "):
-        open_session(tiny_model, "cuda")
+        open_session(tiny_model, BenchSettings("cuda"))
 
 
 def test_a_session_that_silently_runs_on_the_cpu_is_not_called_cuda(monkeypatch, tiny_model):
     scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True, silently_cpu=True)
-    assert open_session(tiny_model, "auto").provider == "cpu"
+    assert open_session(tiny_model, BenchSettings("auto")).provider == "cpu"
     with pytest.raises(ProviderUnavailable):
-        open_session(tiny_model, "cuda")
+        open_session(tiny_model, BenchSettings("cuda"))
 
 
 def test_tensorrt_is_asked_for_by_name_and_refused_where_the_build_lacks_it(monkeypatch, tiny_model):
     scripted_ort(monkeypatch, ["CUDAExecutionProvider", "CPUExecutionProvider"], gpu_works=True)
     with pytest.raises(ProviderUnavailable, match="no TensorRT provider"):
-        open_session(tiny_model, "tensorrt")
+        open_session(tiny_model, BenchSettings("tensorrt"))
     scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True)
-    assert open_session(tiny_model, "tensorrt").provider == "tensorrt"
+    assert open_session(tiny_model, BenchSettings("tensorrt")).provider == "tensorrt"
 
 
 def test_a_cpu_only_build_under_auto_is_no_fallback(monkeypatch, tiny_model):
     scripted_ort(monkeypatch, ["CPUExecutionProvider"], gpu_works=False)
-    opened = open_session(tiny_model, "auto")
+    opened = open_session(tiny_model, BenchSettings("auto"))
     assert opened.provider == "cpu" and opened.fallback is None and opened.cpu_nodes is None
 
 
@@ -175,15 +176,15 @@ def test_nodes_are_placed_from_ort_s_profile(tiny_model):
 
 
 def test_bound_io_gives_the_outputs_of_a_plain_run(tiny_model):
-    from zoo.bench.file import io_calls
+    from zoo.bench.measure import io_calls
 
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     out = np.zeros((3, 4), np.float32)
-    calls = io_calls(open_session(tiny_model, "cpu"), {"x": x}, [out])
+    calls = io_calls(open_session(tiny_model, BenchSettings("cpu")), {"x": x}, [out])
     assert list(calls) == ["bound"]
     calls["bound"]()
     np.testing.assert_array_equal(out, x * 2 + 1)  # on the CPU the bound output is the array given
-    plain = open_session(tiny_model, "cpu", settings=SessionSettings(io_binding=False))
+    plain = open_session(tiny_model, BenchSettings("cpu", session=SessionSettings(io_binding=False)))
     numpy_calls = io_calls(plain, {"x": x}, [np.empty((3, 4), np.float32)])
     assert list(numpy_calls) == ["numpy"]
     np.testing.assert_array_equal(numpy_calls["numpy"]()[0], x * 2 + 1)
@@ -269,16 +270,16 @@ def test_tune_of_a_graph_with_cpu_nodes_tries_every_configuration_under_auto(mon
     asked = []
     real = bench_tune.open_session
 
-    def spy(model, provider, *args, **kwargs):
-        asked.append(provider)
-        return real(model, provider, *args, **kwargs)
+    def spy(model, settings):
+        asked.append(settings.provider)
+        return real(model, settings)
 
     monkeypatch.setattr(bench_tune, "open_session", spy)
     monkeypatch.setattr(bench_tune, "input_feed", lambda *args, **kwargs: {})
     row = {"io": "device", "p50_ms": 1.0, "samples_per_s": 1.0}
     monkeypatch.setattr(bench_tune, "measure", lambda *args, **kwargs: [row])
     monkeypatch.setattr(bench_tune, "session_report", lambda opened: {})
-    report = bench_tune.tune(tiny_model, "auto", (1,), 0.0)
+    report = bench_tune.tune(tiny_model, BenchSettings("auto", batch_sizes=(1,), seconds=0.0))
     assert set(asked) == {"auto"} and report["configurations"] == len(asked) == 24
 
 
@@ -288,10 +289,12 @@ def test_tensorrt_captures_a_graph_only_when_it_runs_every_node(monkeypatch, tin
     scripted_ort(monkeypatch, GPU_BUILD, gpu_works=True)
     placements = {"Mul mul": "tensorrt", "Add add": "cuda"}
     monkeypatch.setattr(sessions, "node_placements", lambda *args, **kwargs: dict(placements))
-    assert not open_session(tiny_model, "tensorrt").cuda_graph  # Add left to CUDA: no graph
+    assert not open_session(tiny_model, BenchSettings("tensorrt")).cuda_graph  # Add left to CUDA: no graph
     placements["Add add"] = "tensorrt"
-    assert open_session(tiny_model, "tensorrt").cuda_graph
-    assert open_session(tiny_model, "cuda").cuda_graph  # CUDA: every node on it (strict) suffices
+    assert open_session(tiny_model, BenchSettings("tensorrt")).cuda_graph
+    assert open_session(
+        tiny_model, BenchSettings("cuda")
+    ).cuda_graph  # CUDA: every node on it (strict) suffices
 
 
 def test_no_provider_failure_prints_on_stdout(tiny_model, capfd):
@@ -299,8 +302,8 @@ def test_no_provider_failure_prints_on_stdout(tiny_model, capfd):
     Runtime's own fallback would print a banner on stdout (into --json) and retry elsewhere."""
     for provider in ("tensorrt", "cuda"):
         with pytest.raises(ProviderUnavailable):
-            open_session(tiny_model, provider)
-    assert open_session(tiny_model, "auto").provider == "cpu"
+            open_session(tiny_model, BenchSettings(provider))
+    assert open_session(tiny_model, BenchSettings("auto")).provider == "cpu"
     out, _ = capfd.readouterr()
     assert "EP Error" not in out and "Falling back" not in out and out == ""
 
@@ -309,6 +312,6 @@ def test_each_batch_size_reports_its_own_first_run(tiny_model):
     """A new shape is a first run again (cuDNN searches its algorithms per shape on a GPU)."""
     from zoo.bench.file import bench
 
-    report = bench(tiny_model, "cpu", (1, 64), seconds=0.0)
+    report = bench(tiny_model, BenchSettings("cpu", batch_sizes=(1, 64), seconds=0.0))
     firsts = [row["first_run_ms"] for row in report["rows"]]
     assert len(firsts) == 2 and all(f > 0 for f in firsts) and firsts[0] != firsts[1]

@@ -8,8 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo.bench.file import input_feed, io_calls
-from zoo.bench.sessions import SessionSettings, open_session
+from tests.conftest import load_model
+from zoo.bench.feeds import input_feed
+from zoo.bench.measure import io_calls
+from zoo.bench.sessions import open_session
+from zoo.bench.settings import BenchSettings, SessionSettings
 
 pytestmark = pytest.mark.benchmark
 
@@ -22,7 +25,7 @@ def lenet(runs):
 @pytest.mark.parametrize("batch", [1, 256])
 @pytest.mark.parametrize("io_binding", [True, False], ids=["bound", "numpy"])
 def test_onnxruntime_lenet5(benchmark, lenet, batch, io_binding):
-    opened = open_session(lenet, "cpu", settings=SessionSettings(io_binding=io_binding))
+    opened = open_session(lenet, BenchSettings("cpu", session=SessionSettings(io_binding=io_binding)))
     feed = input_feed(opened.session, batch)
     outputs = opened.session.run(None, feed)
     call = next(iter(io_calls(opened, feed, [np.empty_like(o) for o in outputs]).values()))
@@ -35,9 +38,7 @@ def test_onnxruntime_lenet5(benchmark, lenet, batch, io_binding):
 def test_keras_tf_function_lenet5(benchmark, runs, batch):
     import tensorflow as tf
 
-    from zoo.runs.run_folder import Run
-
-    model = Run.open(runs.run("lenet5")).load_model()
+    model = load_model(runs.run("lenet5"))
     compiled = tf.function(lambda x: model(x, training=False))
     x = np.random.default_rng(0).random((batch, 32, 32, 1), dtype=np.float32)
     benchmark.group = f"lenet5 batch {batch}"
@@ -46,7 +47,7 @@ def test_keras_tf_function_lenet5(benchmark, runs, batch):
 
 
 def test_onnxruntime_conv_decoder(benchmark, runs):
-    opened = open_session(runs.export("conv-ae") / "decoder.onnx", "cpu")
+    opened = open_session(runs.export("conv-ae") / "decoder.onnx", BenchSettings("cpu"))
     feed = input_feed(opened.session, 64)
     outputs = opened.session.run(None, feed)
     call = io_calls(opened, feed, [np.empty_like(o) for o in outputs])["bound"]

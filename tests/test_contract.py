@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import contract_registry
 from zoo.core.errors import InvalidHyperParameter
 from zoo.training import data, models
-from zoo.training.train import compile_model, targets
+from zoo.training.compile import compile_model
+from zoo.training.data import targets
 
 REGISTRY = contract_registry()
 NAMES = sorted(REGISTRY.architectures)

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ZOO, invoke, zoo_subprocess_env
+from tests.conftest import ZOO, invoke, load_model, zoo_subprocess_env
 from zoo.core.errors import InvalidOption, RunFolderError
-from zoo.runs import run_folder as runs
-from zoo.training.train import TrainRequest, resume, train
+from zoo.training.resume import resume
+from zoo.training.train import TrainRequest, train
 
 
 def _weights(run_dir: Path) -> list[np.ndarray]:
-    return [np.array(w) for w in runs.Run.open(run_dir).load_model().weights]
+    return [np.array(w) for w in load_model(run_dir).weights]
 
 
 def _lenet(tmp_path: Path, **kw) -> TrainRequest:
@@ -69,7 +69,7 @@ def test_the_same_seed_deterministic_gives_the_same_weights(straight, registry, 
 def test_resume_continues_with_the_same_optimizer_state_and_data_order(straight, registry, tmp_path):
     """One epoch, then --resume to two, equals two epochs in one go, weight for weight."""
     first = train(registry, _lenet(tmp_path, epochs=1), verbose=0)
-    model = runs.Run.open(first.path).load_model(compile=True)
+    model = load_model(first.path, compile=True)
     assert int(model.optimizer.iterations) == math.ceil(460 / 64)  # 512 synthetic images, 10% held out
     resumed = resume(registry, first.path, epochs=2, verbose=0)
     assert resumed.path == first.path and resumed.epochs_completed == 2
@@ -174,7 +174,8 @@ def test_learning_rate_schedules(registry, tmp_path):
 
 def test_plateau_halves_the_rate_and_early_stopping_keeps_the_best(registry, tmp_path):
     """A learning rate so small that nothing changes: the first epoch stays the best."""
-    from zoo.training.train import VALIDATION_SPLIT, load_arrays, targets
+    from zoo.training.data import load_arrays, targets
+    from zoo.training.fit import VALIDATION_SPLIT
 
     request = _lenet(tmp_path, epochs=10, learning_rate=1e-12, lr_schedule="plateau", early_stopping=3)
     result = train(registry, request, verbose=0)
@@ -188,7 +189,7 @@ def test_plateau_halves_the_rate_and_early_stopping_keeps_the_best(registry, tmp
     arrays = load_arrays(registry, spec, "synthetic", None)
     held_out = int(len(arrays.x_train) * (1 - VALIDATION_SPLIT))
     x_val, y_val = arrays.x_train[held_out:], arrays.y_train[held_out:]
-    model = runs.Run.open(result.path).load_model(compile=True)
+    model = load_model(result.path, compile=True)
     loss = model.evaluate(x_val, targets(spec, x_val, y_val), verbose=0, return_dict=True)["loss"]
     assert loss == pytest.approx(history["val_loss"][0], rel=1e-5)
 

@@ -1,6 +1,6 @@
 """Write plugins/zoo_datasets/mnist_sample.npz: a balanced, fixed subset of the real MNIST.
 
-    python tools/make_mnist_sample.py ../shared/datasets/mnist.npz
+    python tools/make_mnist_sample.py PATH/TO/mnist.npz   # Keras' mnist.npz
 
 400 training and 100 test images per digit, chosen with seed 0, uint8 as in Keras' layout.
 """
@@ -38,4 +38,6 @@ def main(source: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/datasets/mnist.npz")
+    if len(sys.argv) != 2:
+        sys.exit("usage: python tools/make_mnist_sample.py PATH/TO/mnist.npz")
+    main(sys.argv[1])

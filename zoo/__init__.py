@@ -1,7 +1,8 @@
 """zoo: a plugin-based model zoo for Keras with ONNX export.
 
-The core imports no TensorFlow at module level; see ``zoo.cli`` for the commands. Plugins
-import ``hookimpl`` from here.
+Plugins import ``zoo.api`` (``hookimpl`` is also here, where plugins always found it). The
+packages below are layered one way: ``core`` <- ``runs`` <- ``training`` <- ``export`` <-
+``bench`` <- ``cli``; none imports TensorFlow at module level.
 """
 
 from __future__ import annotations

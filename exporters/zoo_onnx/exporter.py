@@ -20,13 +20,19 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from zoo import __version__
-from zoo.core.errors import ExportValidationError, InvalidOption
-from zoo.export.orchestrate import ExportJob
+from zoo.api import (
+    TEST_DATA,
+    ExportJob,
+    ExportValidationError,
+    InvalidOption,
+    __version__,
+    stage_file,
+    stage_test_set,
+)
 from zoo_onnx import layout as layout_
 from zoo_onnx import naming, rewrite
 from zoo_onnx import precision as precision_
-from zoo_onnx.verify import TEST_DATA, sha256_of
+from zoo_onnx.verify import sha256_of
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 7  # what `zoo export --opset` accepts at the least
@@ -34,10 +40,6 @@ TOLERANCE = 1e-5
 TEST_SET_BATCH = 8
 EVALUATION_SAMPLES = 1000  # test images a lower-precision file is scored on
 CALIBRATION_SAMPLES = 256  # training images static int8 quantization calibrates on
-
-
-def _file_name(part: str) -> str:
-    return "model.onnx" if part == "full" else f"{part}.onnx"
 
 
 def _tensor_info(value: onnx.ValueInfoProto) -> dict[str, Any]:
@@ -285,7 +287,7 @@ def export(job: ExportJob) -> dict[str, Any]:
             continue
         model = stages.models[stage]
         inputs = stages.inputs(stage, x)
-        path = job.out_dir / _file_name(stage)
+        path = job.out_dir / stage_file(stage)
         proto = _convert_and_check(model, path, opset, stage)
         # Patterns ONNX Runtime's CUDA provider would run on the CPU, rewritten and proven exact.
         gpu_ready, rewrites = rewrite.make_gpu_ready(proto)
@@ -373,7 +375,7 @@ def export(job: ExportJob) -> dict[str, Any]:
                 "outputs": [_tensor_info(v) for v in proto.graph.output],
                 "checker": validation["checker"],
                 "parity": {k: v for k, v in validation.items() if k not in ("checker", "passed")},
-                "test_set": f"{TEST_DATA}/{stage}",
+                "test_set": stage_test_set(stage),
                 "gpu_rewrites": rewrites,
                 "gpu_rewrites_max_abs_diff": rewrite_diff,
                 "cpu_bound_nodes": rewrite.cpu_bound_patterns(proto),

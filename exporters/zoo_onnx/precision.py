@@ -110,7 +110,7 @@ def metric(task: str, outputs: np.ndarray, x: np.ndarray, y: np.ndarray) -> tupl
     if task == "classification":
         return "accuracy", float(np.mean(outputs.argmax(axis=-1) == y))
     if task == "segmentation":
-        from zoo.training.data import segmentation_masks
+        from zoo.api import segmentation_masks
 
         return "pixel_accuracy", float(np.mean(outputs.argmax(axis=-1) == segmentation_masks(x, y)))
     return "mse", float(np.mean((outputs.astype(np.float64) - x) ** 2))

@@ -34,7 +34,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from zoo.core.errors import ExportValidationError
+from zoo.api import ExportValidationError
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 

@@ -17,12 +17,17 @@ from typing import Any
 import numpy as np
 import onnx
 
-from zoo.core.errors import ModelFileError, UnsafeModelFile
-from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
+from zoo.api import (
+    MANIFEST_FILE,
+    TEST_DATA,
+    ModelFileError,
+    UnsafeModelFile,
+    check_external_data,
+    outside_reason,
+    sha256_of,
+)
 
 DEFAULT_TOLERANCE = 1e-5
-MANIFEST = "manifest.json"
-TEST_DATA = "test_data"  # <part>/model.onnx + test_data_set_0/, the ONNX Model Zoo layout
 
 
 def _metadata(proto: onnx.ModelProto) -> dict[str, str]:
@@ -193,9 +198,9 @@ def _verify_path(path: Path, reference: bool) -> dict[str, Any]:
     if not path.exists():
         raise ModelFileError(f"{str(path)!r} does not exist")
     if path.is_dir():
-        manifest_path = path / MANIFEST
+        manifest_path = path / MANIFEST_FILE
         if not manifest_path.is_file():
-            raise ModelFileError(f"{str(path)!r} has no {MANIFEST}; pass a .onnx file instead")
+            raise ModelFileError(f"{str(path)!r} has no {MANIFEST_FILE}; pass a .onnx file instead")
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as exc:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.core.specs import ArchitectureSpec, HyperParameter
+from zoo.api import ArchitectureSpec, HyperParameter, hookimpl
 
 
 def _autoencoder(name: str, builder: str, summary: str, reference: str, *params, **extra):

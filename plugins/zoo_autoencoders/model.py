@@ -124,7 +124,7 @@ def build_stacked_ae(
 
 def parse_units(units: str) -> tuple[int, ...]:
     """'256,64' -> (256, 64); anything else is a clear error naming the hyper-parameter."""
-    from zoo.core.errors import InvalidHyperParameter
+    from zoo.api import InvalidHyperParameter
 
     try:
         widths = tuple(int(u) for u in str(units).split(","))

@@ -3,8 +3,7 @@ folder of images, and synthetic images for tests."""
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.core.specs import DatasetSpec
+from zoo.api import DatasetSpec, hookimpl
 
 DIGITS = tuple(str(d) for d in range(10))
 CIFAR10_CLASSES = (

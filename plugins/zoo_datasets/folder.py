@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.core.errors import DatasetUnavailable
-from zoo.training.data import readable_folder
+from zoo.api import DatasetUnavailable, readable_folder
 
 # What tf.io.decode_image reads, as Keras' image_dataset_from_directory accepts; case-insensitive.
 EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.core.errors import DatasetUnavailable
+from zoo.api import DatasetUnavailable
 
 SAMPLE_FILE = Path(__file__).with_name("mnist_sample.npz")
 _SPLITS = ("x_train", "y_train", "x_test", "y_test")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.core.specs import ArchitectureSpec, HyperParameter
+from zoo.api import ArchitectureSpec, HyperParameter, hookimpl
 
 
 @hookimpl

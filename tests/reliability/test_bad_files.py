@@ -123,7 +123,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the damaged file was not refused: work started")
 
-    monkeypatch.setattr(zoo.training.train, "_fit", refuse)
+    monkeypatch.setattr(zoo.training.train, "fit", refuse)
     monkeypatch.setattr(zoo.training.train.run_folder, "new_run_path", refuse)
     monkeypatch.setattr(zoo_onnx.exporter, "_convert", refuse)
 

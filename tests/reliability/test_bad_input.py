@@ -14,11 +14,13 @@ by its type (choice, int or float range, flag) without a change here.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import math
 import os
 import shutil
 import string
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -66,19 +68,22 @@ def _refuse(what: str):
 
 @pytest.fixture
 def no_tensorflow(monkeypatch):
-    """Nothing may import TensorFlow or Keras, nor time an ONNX Runtime session."""
-    import zoo.bench.file
-    import zoo.bench.run
-    import zoo.export.orchestrate
-    import zoo.training.keras_env
-    import zoo.training.models
-    import zoo.training.train
-
-    monkeypatch.setattr(zoo.training.train, "_start_tensorflow", _refuse("TensorFlow"))
-    for module in (zoo.training.keras_env, zoo.export.orchestrate, zoo.training.models, zoo.training.train):
-        monkeypatch.setattr(module, "import_keras", _refuse("Keras"))
-    for module in (zoo.bench.file, zoo.bench.run):
-        monkeypatch.setattr(module, "time_calls", _refuse("the benchmark"))
+    """Nothing may import TensorFlow or Keras, nor time an ONNX Runtime session: every zoo module
+    that can start one of them has the function that does it replaced by a refusal."""
+    for name in ("zoo.bench.run", "zoo.export.orchestrate", "zoo.training.resume", "zoo.training.train"):
+        importlib.import_module(name)  # and, through them, every module that can start the work
+    refusals = {
+        "start_tensorflow": _refuse("TensorFlow"),
+        "import_keras": _refuse("Keras"),
+        "time_calls": _refuse("the benchmark"),
+    }
+    patched = []
+    for name, module in list(sys.modules.items()):
+        for function, refusal in refusals.items():
+            if name.startswith("zoo.") and hasattr(module, function):
+                monkeypatch.setattr(module, function, refusal)
+                patched.append((name, function))
+    assert {f for _, f in patched} == set(refusals), patched
 
 
 @pytest.fixture

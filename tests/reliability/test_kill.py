@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import AUTOENCODER_RUN_FILES, PYTHON, invoke, zoo_subprocess_env
+from tests.conftest import AUTOENCODER_RUN_FILES, PYTHON, invoke, load_model, zoo_subprocess_env
 from zoo.runs import run_folder as runs
 
 pytestmark = [
@@ -141,7 +141,7 @@ def check_run(path: Path) -> None:
     rows = _history_rows(run.history)
     csv = (path / runs.HISTORY_CSV).read_text().splitlines() if (path / runs.HISTORY_CSV).exists() else []
     assert all(len(line.split(",")) == len(csv[0].split(",")) for line in csv), "history.csv: ragged rows"
-    model = run.load_model(compile=True)
+    model = load_model(path, compile=True)
     trained, rest = divmod(int(model.optimizer.iterations), STEPS)
     assert rest == 0, f"model.keras: {int(model.optimizer.iterations)} steps, not whole epochs"
     # Committed in this order: history, model, state; each may be one epoch ahead of the next.
@@ -221,7 +221,7 @@ def _status(state_file: Path) -> str:
 
 
 def _weights(path: Path) -> list[np.ndarray]:
-    return [np.asarray(w) for w in runs.Run.open(path).load_model().weights]
+    return [np.asarray(w) for w in load_model(path).weights]
 
 
 def test_sigkill_during_train_and_resume(server, registry, tmp_path):

@@ -17,8 +17,9 @@ import time
 import numpy as np
 import pytest
 
-from zoo.bench.file import input_feed, open_session, run_samples
-from zoo.bench.sessions import SessionSettings
+from zoo.bench.feeds import input_feed, run_samples
+from zoo.bench.sessions import open_session
+from zoo.bench.settings import BenchSettings, SessionSettings
 
 pytestmark = [
     pytest.mark.slow,  # about 20 s of inference on a 2-core machine, besides training LeNet-5
@@ -50,7 +51,7 @@ def lenet5_onnx(runs):
 
 
 def test_thousands_of_runs_of_one_session_do_not_grow_memory(lenet5_onnx):
-    session = open_session(lenet5_onnx, "cpu", settings=SETTINGS).session
+    session = open_session(lenet5_onnx, BenchSettings("cpu", session=SETTINGS)).session
     feed = input_feed(session, BATCH, samples=run_samples(lenet5_onnx))
     first = session.run(None, feed)[0]
     for _ in range(200):  # warm-up: arenas and caches reach their working size
@@ -74,7 +75,7 @@ def test_hundreds_of_sessions_opened_and_dropped_do_not_grow_memory(lenet5_onnx)
     samples = run_samples(lenet5_onnx)
 
     def cycle() -> None:
-        session = open_session(lenet5_onnx, "cpu", settings=SETTINGS).session
+        session = open_session(lenet5_onnx, BenchSettings("cpu", session=SETTINGS)).session
         session.run(None, input_feed(session, BATCH, samples=samples))
         del session
 

@@ -24,12 +24,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from zoo_onnx import verify as verify_module
 
-from tests.conftest import ZOO, invoke, make_registry, zoo_subprocess_env
+from tests.conftest import ZOO, invoke, load_model, make_registry, zoo_subprocess_env
 from zoo.core import settings
 from zoo.core.errors import ModelFileError, UnsafeModelFile
 from zoo.runs.keras_trust import check_keras_file, code_in_config
 from zoo.runs.onnx_trust import check_external_data, outside_reason
-from zoo.runs.run_folder import Run
 
 FLAG = "--unsafe-load-code"
 
@@ -51,7 +50,7 @@ def lambda_run(runs, tmp_path_factory) -> Path:
 
     run = tmp_path_factory.mktemp("lambda") / "dense-ae"
     shutil.copytree(runs.run("dense-ae"), run)
-    trained = Run.open(run).load_model()
+    trained = load_model(run)
     image = keras.Input(trained.input_shape[1:], name="image")
     x = keras.layers.Lambda(lambda t: t * 1.0, name="scale")(image)
     model = keras.Model(image, trained.get_layer("decoder")(trained.get_layer("encoder")(x)), name="dense_ae")
@@ -82,14 +81,14 @@ def test_evaluate_and_export_refuse_a_lambda_layer(lambda_run):
     )
     assert sorted(lambda_run.iterdir()) == before
     with pytest.raises(UnsafeModelFile):
-        Run.open(lambda_run).load_model()
+        load_model(lambda_run)
 
 
 def test_keras_own_safe_mode_refusal_is_the_same_error(lambda_run, monkeypatch):
     """Code the archive check does not know of still meets Keras' safe mode, and the same line."""
     monkeypatch.setattr("zoo.runs.keras_trust.check_keras_file", lambda path: None)
     with pytest.raises(UnsafeModelFile, match=r"contains code \(.*Lambda.*\).*--unsafe-load-code"):
-        Run.open(lambda_run).load_model()
+        load_model(lambda_run)
 
 
 def test_the_flag_loads_it_and_warns(lambda_run):

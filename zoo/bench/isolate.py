@@ -4,8 +4,9 @@ ONNX Runtime keeps the GPU memory of its arena (and the CUDA graphs it captured)
 process ends, so in one process a cell's memory figure includes every earlier cell's. A child
 process per cell starts from nothing; the parent merges the children's reports.
 
-The child runs ``zoo.bench.isolate.main``: it reads one request (JSON) on stdin and writes
-one report (JSON) on stdout; an error it can explain is one line on stderr and exit code 2.
+The child runs ``zoo.bench.isolate.main``: it reads one request (JSON: what to measure and the
+``BenchSettings``) on stdin and writes one report (JSON) on stdout; an error it can explain is
+one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import subprocess
 import sys
 from typing import Any
 
-from zoo.bench.sessions import SessionSettings
-from zoo.core import settings
+from zoo.bench.settings import BenchSettings
+from zoo.core import settings as environment
 from zoo.core.errors import ZooError
 
 
@@ -25,11 +26,12 @@ class CellFailed(ZooError):
     """A child process measuring one cell failed."""
 
 
-def isolated(kind: str, arguments: dict[str, Any], batch_sizes: tuple[int, ...]) -> dict[str, Any]:
-    """The report of ``kind`` (``file`` or ``run``) with ``arguments``, a child per batch size."""
+def isolated(kind: str, target: str, settings: BenchSettings, against_keras: bool = False) -> dict[str, Any]:
+    """The report of ``kind`` (``file`` or ``run``) of ``target``, a child per batch size."""
     reports = []
-    for batch in batch_sizes:
-        request = {"kind": kind, "arguments": {**arguments, "batch_sizes": [batch]}}
+    for batch in settings.batch_sizes:
+        cell = settings.with_(batch_sizes=(batch,))
+        request = {"kind": kind, "target": target, "settings": cell.to_json(), "against_keras": against_keras}
         child = subprocess.run(
             [sys.executable, "-c", _child_program()],
             input=json.dumps(request),
@@ -55,34 +57,35 @@ def isolated(kind: str, arguments: dict[str, Any], batch_sizes: tuple[int, ...])
 
 def _child_program() -> str:
     """The child's program: the modules named in ``ZOO_ORT_PRELOAD`` first (a module that sets
-    up ONNX Runtime's GPU libraries, as on the device machines), then ``main``."""
-    preload = [m.strip() for m in os.environ.get(settings.ORT_PRELOAD, "").split(",") if m.strip()]
+    up ONNX Runtime's GPU libraries on a machine where onnxruntime-gpu was carried, see
+    docs/gpu.md), then ``main``."""
+    preload = [m.strip() for m in os.environ.get(environment.ORT_PRELOAD, "").split(",") if m.strip()]
     return "".join(f"import {m}; " for m in preload) + "from zoo.bench.isolate import main; main()"
 
 
-def measure_cell(kind: str, arguments: dict[str, Any]) -> dict[str, Any]:
+def measure_cell(request: dict[str, Any]) -> dict[str, Any]:
     """The report of one cell, in this process."""
-    arguments = dict(arguments)
-    arguments["settings"] = SessionSettings(**arguments["settings"])
-    arguments["batch_sizes"] = tuple(arguments["batch_sizes"])
-    if kind == "file":
+    settings = BenchSettings.from_json(request["settings"])
+    if request["kind"] == "file":
         from zoo.bench.file import bench
 
-        return bench(**arguments)
+        return bench(request["target"], settings)
     from zoo.bench.run import bench_run
 
     registry = None
-    if arguments.get("against_keras"):
+    if request.get("against_keras"):
         from zoo.core.host import load_registry
 
         registry = load_registry()
-    return bench_run(registry=registry, **arguments)
+    return bench_run(
+        request["target"], settings, against_keras=bool(request.get("against_keras")), registry=registry
+    )
 
 
 def main() -> None:
     request = json.loads(sys.stdin.read())
     try:
-        report = measure_cell(request["kind"], request["arguments"])
+        report = measure_cell(request)
     except ZooError as exc:
         print(f"zoo: error: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -1,5 +1,5 @@
-"""Benchmark a whole run: every exported part, the parts chained, and, on request, the run's
-Keras model on the same inputs in the same process, so the speed-up is a measured ratio.
+"""``zoo bench RUN``: every exported part, the parts chained, and, on request, the run's Keras
+model on the same inputs in the same process, so the speed-up is a measured ratio.
 
 Inputs are the run's real test samples, repeated up to each batch size; a later part gets what
 the part before it makes of them (through ONNX Runtime).
@@ -7,39 +7,32 @@ the part before it makes of them (through ONNX Runtime).
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zoo.bench.file import SCHEMA, measure, peak_rss_mib, session_report, summarize, time_calls
-from zoo.bench.sessions import OpenSession, SessionSettings, open_session
+from zoo.bench.feeds import tile
+from zoo.bench.measure import measure, row
+from zoo.bench.report import SCHEMA, now, session_report
+from zoo.bench.sessions import OpenSession, open_session
+from zoo.bench.settings import BenchSettings
+from zoo.bench.timing import peak_rss_mib, time_calls
 from zoo.core.errors import RunFolderError
+from zoo.core.registry import Registry
+from zoo.runs import exports
 from zoo.runs.onnx_trust import check_digest
 from zoo.runs.run_folder import Run
 
-EXPORT_FOLDER = "onnx"
 
-
-def _tile(samples: np.ndarray, batch: int) -> np.ndarray:
-    return np.concatenate([samples] * -(-batch // len(samples)))[:batch].astype(np.float32)
-
-
-def _keras_callables(run: Run, registry: Any) -> tuple[Any, Any]:
+def _keras_callables(run: Run, registry: Registry) -> tuple[Any, Any]:
     """The run's Keras model as a compiled ``tf.function`` and as ``predict``, both returning
     NumPy arrays as ONNX Runtime does."""
+    from zoo.training.models import load_run_model
+
+    model = load_run_model(registry, run)
     import tensorflow as tf
 
-    from zoo.core.registry import resolve
-    from zoo.training.keras_env import import_keras
-
-    import_keras()
-    spec = registry.architecture(run.architecture)
-    resolve(spec.builder, owner=f"architecture {spec.name!r}")  # registers custom layers, if any
-    model = run.load_model()
     signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
     compiled = tf.function(lambda x: model(x, training=False), input_signature=signature)
 
@@ -52,46 +45,45 @@ def _keras_callables(run: Run, registry: Any) -> tuple[Any, Any]:
     return function, predict
 
 
-def bench_run(
-    run_dir: str | Path,
-    provider: str = "auto",
-    batch_sizes: tuple[int, ...] = (1, 32, 256),
-    seconds: float = 1.0,
-    settings: SessionSettings | None = None,
-    against_keras: bool = False,
-    registry: Any = None,
-    debug: bool = False,
-    min_runs: int = 10,
-    warmup: int = 3,
-) -> dict[str, Any]:
-    """Every exported file of ``run_dir`` and their chain at each batch size; JSON-able
-    (schema ``zoo-bench/1``, docs/bench-json.md)."""
-    run = Run.open(run_dir)
-    folder = run.path / EXPORT_FOLDER
-    manifest_path = folder / "manifest.json"
+def _exported_files(run: Run) -> list[tuple[str, Path]]:
+    """(part, file) of the run's export, each checked against the manifest's sha256 before
+    anything loads it."""
+    folder = exports.run_export(run.path)
+    manifest_path = folder / exports.MANIFEST_FILE
+    hint = f"run `zoo export {run.path}` first"
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        entries = [(f["part"], folder / f["file"], f["sha256"]) for f in manifest["files"]]
-        if not all(isinstance(v, str) for entry in entries for v in (entry[0], entry[2])):
-            raise TypeError("a part or sha256 is not a string")
+        manifest = exports.read_manifest(folder)
     except FileNotFoundError as exc:
         raise RunFolderError(
-            f"{str(run.path)!r} has no readable {EXPORT_FOLDER}/manifest.json: "
-            f"run `zoo export {run.path}` first"
+            f"{str(run.path)!r} has no readable {folder.name}/{exports.MANIFEST_FILE}: {hint}"
         ) from exc
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+    entries = [(f.get("part"), folder / str(f["file"]), f.get("sha256")) for f in manifest["files"]]
+    if not all(isinstance(part, str) and isinstance(sha256, str) for part, _, sha256 in entries):
         raise RunFolderError(
-            f"{str(manifest_path)!r} is damaged ({type(exc).__name__}): run `zoo export {run.path}` again"
-        ) from exc
+            f"{str(manifest_path)!r} is damaged (a part or sha256 is not a string): "
+            f"run `zoo export {run.path}` again"
+        )
     for _, path, sha256 in entries:
-        if folder.resolve() not in path.resolve().parents:
-            raise RunFolderError(f"{str(manifest_path)!r} names {str(path)!r}, outside its folder")
         check_digest(path, sha256, manifest_path)  # the files are the ones exported, before any loads
-    parts = [part for part, _, _ in entries if part != "full"]
-    sessions: dict[str, OpenSession] = {
-        part: open_session(path, provider, debug, settings) for part, path, _ in entries
-    }
+    return [(part, path) for part, path, _ in entries]
+
+
+def bench_run(
+    run_dir: str | Path,
+    settings: BenchSettings | None = None,
+    against_keras: bool = False,
+    registry: Registry | None = None,
+) -> dict[str, Any]:
+    """Every exported file of ``run_dir`` and their chain at each batch size; JSON-able
+    (schema ``zoo-bench/1``, docs/bench-json.md). ``against_keras`` needs the ``registry``."""
+    settings = settings or BenchSettings()
+    run = Run.open(run_dir)
+    files = _exported_files(run)
+    parts = [part for part, _ in files if part != exports.FULL]
+    sessions: dict[str, OpenSession] = {part: open_session(path, settings) for part, path in files}
     samples, _ = run.samples()
+    if against_keras and registry is None:
+        raise ValueError("against_keras needs the registry the run's architecture is in")
     keras_methods = _keras_callables(run, registry) if against_keras else None
 
     def call(part: str) -> Any:
@@ -102,30 +94,18 @@ def bench_run(
     rows: list[dict[str, Any]] = []
 
     def record(method: str, fn: Any, x: np.ndarray, batch: int) -> None:
-        latencies = time_calls(lambda: fn(x), seconds, min_runs, warmup)
-        rows.append(
-            {
-                "method": method,
-                "io": "numpy",
-                "cuda_graph": False,
-                **asdict(summarize(batch, latencies)),
-                "session_create_ms": None,
-                "first_run_ms": None,
-                "peak_rss_mib": round(peak_rss_mib(), 1),
-                "gpu_memory_used_mib": None,
-                "gpu_memory_cell_mib": None,
-            }
-        )
+        latencies = time_calls(lambda: fn(x), settings.seconds, settings.min_runs, settings.warmup)
+        rows.append(row(method, "numpy", batch, latencies))
 
     def record_part(part: str, x: np.ndarray) -> None:
         opened = sessions[part]
         feed = {opened.session.get_inputs()[0].name: x}
-        rows.extend(measure(opened, feed, seconds, min_runs, warmup, f"onnxruntime {part}"))
+        rows.extend(measure(opened, feed, settings, f"onnxruntime {part}"))
 
-    for batch in batch_sizes:
-        images = _tile(samples, batch)
-        if "full" in sessions:
-            record_part("full", images)
+    for batch in settings.batch_sizes:
+        images = tile(samples, batch).astype(np.float32)
+        if exports.FULL in sessions:
+            record_part(exports.FULL, images)
         h = images
         for part in parts:
             record_part(part, h)
@@ -147,19 +127,20 @@ def bench_run(
         "kind": "run",
         "run": str(run.path),
         "architecture": run.architecture,
-        "export": str(folder),
+        "export": str(exports.run_export(run.path)),
         **session_report(first),
         "cpu_nodes": _cpu_nodes(sessions),
         "input_data": "the run's test samples, repeated up to the batch size",
-        "seconds_per_cell": seconds,
+        "seconds_per_cell": settings.seconds,
         "isolated": False,
         "peak_rss_mib": round(peak_rss_mib(), 1),
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "measured": now(),
         "rows": rows,
     }
-    if against_keras and "full" in sessions:
+    if against_keras and exports.FULL in sessions:
         report["speedup_over_keras_tf_function"] = {
-            str(batch): _ratio(rows, batch, "keras tf.function", "onnxruntime full") for batch in batch_sizes
+            str(batch): _ratio(rows, batch, "keras tf.function", f"onnxruntime {exports.FULL}")
+            for batch in settings.batch_sizes
         }
     return report
 

@@ -16,114 +16,14 @@ import functools
 import json
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zoo.bench.feeds import input_feed
+from zoo.bench.settings import PROVIDERS, SHORT_NAMES, BenchSettings, SessionSettings
 from zoo.core.errors import ModelFileError, ProviderUnavailable
-
-PROVIDERS = {
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "cpu": "CPUExecutionProvider",
-}
-SHORT_NAMES = {v: k for k, v in PROVIDERS.items()}
-PROVIDER_CHOICES = ("auto", *PROVIDERS)
-OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
-CONV_ALGO_SEARCHES = ("heuristic", "exhaustive", "default")
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """The session and provider options that change the numbers; recorded with every report.
-
-    zoo's defaults are the fastest configuration measured on an H200 (../shared/device):
-    cuDNN's heuristic algorithm choice (ONNX Runtime's default exhaustive search picked kernels
-    up to 11 times slower for these small networks), NHWC convolutions, a CUDA graph and inputs
-    and outputs bound in device memory. ``ORT_DEFAULTS`` is ONNX Runtime's own choice.
-    ``threads`` 0 lets ONNX Runtime choose (one intra-op thread per physical core); ``spinning``
-    lets idle intra-op threads spin (ONNX Runtime's default).
-    """
-
-    threads: int = 0
-    optimization: str = "all"
-    spinning: bool = True
-    io_binding: bool = True
-    conv_algo: str = "heuristic"
-    prefer_nhwc: bool = True
-    tf32: bool = True
-    cuda_graph: bool = True
-
-    def __post_init__(self) -> None:
-        if self.optimization not in OPTIMIZATION_LEVELS:
-            raise ProviderUnavailable(
-                f"Unknown optimization level {self.optimization!r}. "
-                f"Available: {', '.join(OPTIMIZATION_LEVELS)}"
-            )
-        if self.conv_algo not in CONV_ALGO_SEARCHES:
-            raise ProviderUnavailable(
-                f"Unknown cuDNN algorithm search {self.conv_algo!r}. "
-                f"Available: {', '.join(CONV_ALGO_SEARCHES)}"
-            )
-        if self.threads < 0:
-            raise ProviderUnavailable(
-                f"threads must be 0 (ONNX Runtime's choice) or more, not {self.threads}"
-            )
-
-    def options(self, strict: bool = False, profile_prefix: str | None = None) -> Any:
-        """``ort.SessionOptions``; ``strict``: no node may fall back to the CPU."""
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.graph_optimization_level = {
-            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        }[self.optimization]
-        if not self.spinning:
-            # Idle intra-op threads spin by default: fast for one session, but two sessions run
-            # one after the other (a chain of parts) take each other's cores.
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if strict:
-            opts.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
-        if profile_prefix:
-            opts.enable_profiling = True
-            opts.profile_file_prefix = profile_prefix
-        return opts
-
-    def cuda_options(self, graph: bool) -> dict[str, str]:
-        """The CUDA provider's options (ONNX Runtime takes them as strings)."""
-        return {
-            "cudnn_conv_algo_search": self.conv_algo.upper(),
-            "prefer_nhwc": str(int(self.prefer_nhwc)),
-            "use_tf32": str(int(self.tf32)),
-            "enable_cuda_graph": str(int(graph)),
-        }
-
-    def providers(self, provider: str, graph: bool) -> list[Any]:
-        """The provider list for a session on ``provider`` (short name)."""
-        if provider == "cpu":
-            return [PROVIDERS["cpu"]]
-        cuda = (PROVIDERS["cuda"], self.cuda_options(graph and provider == "cuda"))
-        if provider == "tensorrt":
-            trt = {"trt_cuda_graph_enable": str(int(graph)), "trt_engine_cache_enable": "0"}
-            return [(PROVIDERS["tensorrt"], trt), cuda]
-        return [cuda]
-
-    def recorded(self, provider: str) -> dict[str, Any]:
-        """The settings that apply to ``provider``, for the report."""
-        fields = asdict(self)
-        if provider == "cpu":
-            for key in ("conv_algo", "prefer_nhwc", "tf32", "cuda_graph"):
-                fields.pop(key)
-        return fields
-
-
-ORT_DEFAULTS = SessionSettings(
-    io_binding=False, conv_algo="exhaustive", prefer_nhwc=False, tf32=True, cuda_graph=False
-)
+from zoo.runs.onnx_trust import check_external_data
 
 
 @dataclass
@@ -216,30 +116,22 @@ def _check_file(path: Path) -> None:
         )
 
 
-def open_session(
-    model: str | Path,
-    provider: str = "auto",
-    debug: bool = False,
-    settings: SessionSettings | None = None,
-    sizes: dict[str, int] | None = None,
-) -> OpenSession:
-    """A session on ``provider`` (auto, cuda, tensorrt or cpu), or an error saying why not.
+def open_session(model: str | Path, bench: BenchSettings | None = None) -> OpenSession:
+    """A session on ``bench.provider`` (auto, cuda, tensorrt or cpu) with ``bench.session``'s
+    options, or an error saying why not.
 
-    ``sizes`` give free axes a size for the one profiled run that finds which nodes a GPU
+    ``bench.sizes`` give free axes a size for the one profiled run that finds which nodes a GPU
     session would place on the CPU.
     """
     import time
 
     import onnxruntime as ort
 
-    settings = settings or SessionSettings()
+    bench = bench or BenchSettings()
+    provider, settings, sizes, debug = bench.provider, bench.session, bench.sizes, bench.debug
     path = Path(model)
     _check_file(path)
-    from zoo.runs.onnx_trust import check_external_data
-
     check_external_data(path)  # before ONNX Runtime reads any external data
-    if provider not in PROVIDER_CHOICES:
-        raise ProviderUnavailable(f"Unknown provider {provider!r}. Available: {', '.join(PROVIDER_CHOICES)}")
     available = ort.get_available_providers()
     gpu = "cuda" if provider == "auto" else provider
     fallback = None
@@ -362,8 +254,6 @@ def node_placements(
     the verbose level and is text).
     """
     import onnxruntime as ort
-
-    from zoo.bench.file import input_feed
 
     with tempfile.TemporaryDirectory(prefix="zoo-profile-") as tmp:
         providers = settings.providers(provider, False)

@@ -2,8 +2,8 @@
 
 On a GPU: cuDNN's algorithm search (heuristic, exhaustive, default), NHWC preference, CUDA
 graph and TF32, with inputs and outputs bound on the device. On the CPU: intra-op threads,
-graph optimization level, IO binding and thread spinning. The report gives, per batch size, the fastest
-configuration and how far zoo's defaults are from it, so the defaults are checked by
+graph optimization level, IO binding and thread spinning. The report gives, per batch size, the
+fastest configuration and how far zoo's defaults are from it, so the defaults are checked by
 measurement rather than trusted.
 """
 
@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from zoo.bench.file import SCHEMA, input_feed, measure, run_samples, session_report
-from zoo.bench.sessions import SessionSettings, open_session
+from zoo.bench.feeds import input_feed, run_samples
+from zoo.bench.measure import measure
+from zoo.bench.report import SCHEMA, now, session_report
+from zoo.bench.sessions import open_session
+from zoo.bench.settings import BenchSettings, SessionSettings
 
 # The row each configuration is judged by: the compute, without host copies where they are apart.
 _COMPARED_IO = ("device", "bound", "numpy")
@@ -48,43 +50,35 @@ def _compared(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return next(by_io[io] for io in _COMPARED_IO if io in by_io)
 
 
-def tune(
-    model: str | Path,
-    provider: str = "auto",
-    batch_sizes: tuple[int, ...] = (1, 32, 256),
-    seconds: float = 0.5,
-    sizes: dict[str, int] | None = None,
-    debug: bool = False,
-    min_runs: int = 10,
-    warmup: int = 3,
-) -> dict[str, Any]:
-    """Time every configuration of ``grid`` at each batch size; JSON-able."""
-    defaults = open_session(model, provider, debug, SessionSettings(), sizes)
+def tune(model: str | Path, settings: BenchSettings | None = None) -> dict[str, Any]:
+    """Time every configuration of ``grid`` at each batch size; JSON-able. ``settings.session``
+    is ignored: the grid replaces it, zoo's defaults (``SessionSettings()``) among them."""
+    settings = (settings or BenchSettings()).with_(session=SessionSettings())
+    defaults = open_session(model, settings)
     # Every configuration on the provider the defaults got; a graph with nodes on the CPU only
     # gets a GPU session under auto (a strict cuda session refuses it).
-    used = "auto" if defaults.cpu_nodes else defaults.provider
+    used = settings.with_(provider="auto" if defaults.cpu_nodes else defaults.provider)
     samples = run_samples(Path(model))
     configurations = grid(defaults.provider)
     cells = []
-    for settings in configurations:
-        opened = (
-            defaults if settings == SessionSettings() else open_session(model, used, debug, settings, sizes)
-        )
-        for batch in batch_sizes:
-            feed = input_feed(opened.session, batch, sizes=sizes, samples=samples)
-            row = _compared(measure(opened, feed, seconds, min_runs, warmup))
+    for session in configurations:
+        is_default = session == SessionSettings()
+        opened = defaults if is_default else open_session(model, used.with_(session=session))
+        for batch in settings.batch_sizes:
+            feed = input_feed(opened.session, batch, sizes=settings.sizes, samples=samples)
+            compared = _compared(measure(opened, feed, settings))
             cells.append(
                 {
                     "settings": opened.settings.recorded(opened.provider),
                     "batch_size": batch,
-                    "io": row["io"],
-                    "p50_ms": row["p50_ms"],
-                    "samples_per_s": row["samples_per_s"],
-                    "zoo_defaults": settings == SessionSettings(),
+                    "io": compared["io"],
+                    "p50_ms": compared["p50_ms"],
+                    "samples_per_s": compared["samples_per_s"],
+                    "zoo_defaults": is_default,
                 }
             )
     best, verdicts = [], []
-    for batch in batch_sizes:
+    for batch in settings.batch_sizes:
         at_batch = [c for c in cells if c["batch_size"] == batch]
         fastest = min(at_batch, key=lambda c: c["p50_ms"])
         default = next(c for c in at_batch if c["zoo_defaults"])
@@ -103,10 +97,10 @@ def tune(
         "model": str(model),
         **session_report(defaults),
         "zoo_defaults": asdict(SessionSettings()),
-        "seconds_per_cell": seconds,
+        "seconds_per_cell": settings.seconds,
         "configurations": len(configurations),
         "cells": cells,
         "best": best,
         "defaults": verdicts,
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "measured": now(),
     }

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from zoo.bench.settings import CONV_ALGO_SEARCHES, OPTIMIZATION_LEVELS, PROVIDER_CHOICES
 from zoo.cli.output import FiniteFloatRange, emit_json, get_registry, table
+from zoo.runs import exports
 
-# Kept here (not imported from zoo.bench.sessions) so that `zoo --help` stays light.
-PROVIDER_CHOICES = ("auto", "cuda", "tensorrt", "cpu")
 MAX_BATCH = 1 << 20
 MAX_THREADS = 1024
 
@@ -69,7 +69,7 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 )
 @click.option(
     "--optimization",
-    type=click.Choice(("disable", "basic", "extended", "all")),
+    type=click.Choice(OPTIMIZATION_LEVELS),
     default="all",
     show_default=True,
     help="ONNX Runtime's graph optimization level.",
@@ -95,7 +95,7 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 @click.option(
     "--cudnn-algo",
     "conv_algo",
-    type=click.Choice(("heuristic", "exhaustive", "default")),
+    type=click.Choice(CONV_ALGO_SEARCHES),
     default="heuristic",
     show_default=True,
     help="GPU: cuDNN's convolution algorithm search (ONNX Runtime's default is exhaustive).",
@@ -163,16 +163,23 @@ def bench_command(
     """
     from dataclasses import replace
 
-    from zoo.bench.sessions import ORT_DEFAULTS, SessionSettings
+    from zoo.bench.settings import ORT_DEFAULTS, BenchSettings, SessionSettings
 
     given = {
         k: v
         for k, v in flags.items()
         if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE
     }
-    settings = replace(ORT_DEFAULTS, **given) if ort_defaults else SessionSettings(**flags)
-    debug = ctx.meta.get("zoo.debug", False)
+    session = replace(ORT_DEFAULTS, **given) if ort_defaults else SessionSettings(**flags)
     sizes = {**axes, **({"height": height} if height else {}), **({"width": width} if width else {})}
+    settings = BenchSettings(
+        provider=provider,
+        batch_sizes=batch_sizes,
+        seconds=seconds,
+        sizes=sizes,
+        debug=ctx.meta.get("zoo.debug", False),
+        session=session,
+    )
     try:
         is_run = Path(model).is_dir()
     except OSError as exc:
@@ -188,30 +195,22 @@ def bench_command(
             raise click.UsageError(
                 "--tune times ONNX Runtime alone, in one process: drop --against and --isolate"
             )
-        _tune(model, provider, batch_sizes, seconds, sizes, debug, as_json, is_run)
+        _tune(model, settings, as_json, is_run)
         return
-    if is_run:
-        arguments: dict[str, Any] = {"run_dir": model, "against_keras": against == "keras"}
-    else:
-        arguments = {"model": model, "sizes": sizes}
-    arguments.update(provider=provider, seconds=seconds, debug=debug)
+    against_keras = against == "keras"
     if isolate:
-        from dataclasses import asdict
-
         from zoo.bench.isolate import isolated
 
-        report = isolated(
-            "run" if is_run else "file", {**arguments, "settings": asdict(settings)}, batch_sizes
-        )
+        report = isolated("run" if is_run else "file", model, settings, against_keras)
     elif is_run:
         from zoo.bench.run import bench_run
 
-        registry = get_registry(ctx) if against else None
-        report = bench_run(batch_sizes=batch_sizes, settings=settings, registry=registry, **arguments)
+        registry = get_registry(ctx) if against_keras else None
+        report = bench_run(model, settings, against_keras=against_keras, registry=registry)
     else:
         from zoo.bench.file import bench
 
-        report = bench(batch_sizes=batch_sizes, settings=settings, **arguments)
+        report = bench(model, settings)
     if report["fallback"]:
         click.echo(f"zoo: warning: {report['fallback']}", err=True)
     title = f"{report.get('architecture', '')} {report.get('run') or report['model']} on {report['provider']}"
@@ -277,25 +276,18 @@ def _echo_rows(rows: list[dict[str, Any]]) -> None:
     click.echo(table(body, headers))
 
 
-def _tune(
-    model: str,
-    provider: str,
-    batch_sizes: tuple[int, ...],
-    seconds: float,
-    sizes: dict[str, int],
-    debug: bool,
-    as_json: bool,
-    is_run: bool,
-) -> None:
+def _tune(model: str, settings: Any, as_json: bool, is_run: bool) -> None:
     """--tune of a file, or of every file of a run's export."""
     from zoo.bench.tune import tune
 
     files = [Path(model)]
     if is_run:
-        files = sorted((Path(model) / "onnx").glob("*.onnx"))
+        files = sorted(exports.run_export(Path(model)).glob("*.onnx"))
         if not files:
-            raise click.UsageError(f"{model!r} has no onnx/*.onnx: run `zoo export {model}` first")
-    reports = [tune(f, provider, batch_sizes, seconds, sizes, debug) for f in files]
+            raise click.UsageError(
+                f"{model!r} has no {exports.DEFAULT_EXPORTER}/*.onnx: run `zoo export {model}` first"
+            )
+    reports = [tune(f, settings) for f in files]
     if as_json:
         emit_json(reports[0] if not is_run else {"run": model, "files": reports})
         return
@@ -340,10 +332,13 @@ def _check_plot_path(path: str) -> None:
 
 def _bench_plot(path: str | None, rows: list[dict[str, Any]], title: str) -> None:
     if path:
-        from zoo.runs.plots import bench_png
+        from zoo.bench.plot import bench_png
 
         modes = {(r["method"], r["io"]) for r in rows}
         several = len(modes) > len({m for m, _ in modes})
         labelled = [{**r, "method": f"{r['method']} ({r['io']})" if several else r["method"]} for r in rows]
         bench_png(labelled, path, title)
         click.echo(f"zoo: plot written to {path}", err=True)
+
+
+COMMANDS = (bench_command,)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import metadata
 from typing import Any
 
@@ -21,7 +21,7 @@ import pluggy
 
 from zoo.core import hookspecs, settings
 from zoo.core.errors import ZooError
-from zoo.core.registry import Registry, Spec
+from zoo.core.registry import PluginRecord, Registry, Spec
 
 ENTRY_POINT_GROUP = "zoo"
 CORE_DISTRIBUTION = "zoo"
@@ -30,38 +30,6 @@ REGISTER_HOOKS = (
     "zoo_register_datasets",
     "zoo_register_exporters",
 )
-
-
-@dataclass
-class PluginRecord:
-    """What is known of one plugin: where it comes from, what it implements, what failed."""
-
-    name: str
-    distribution: str | None = None
-    version: str | None = None
-    builtin: bool = False
-    module: str | None = None
-    path: str | None = None
-    hooks: list[str] = field(default_factory=list)
-    registered: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def error(self) -> str | None:
-        return "; ".join(self.errors) if self.errors else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "builtin": self.builtin,
-            "module": self.module,
-            "path": self.path,
-            "hooks": self.hooks,
-            "registered": self.registered,
-            "error": self.error,
-        }
 
 
 def _source_path(plugin: object) -> str | None:

@@ -1,4 +1,4 @@
-"""Lookups by name over everything the plugins registered.
+"""Lookups by name over everything the plugins registered, and the record of each plugin.
 
 Names are unique per kind: a second registration of a name is refused. References such as
 ``"zoo_lenet.model:build"`` are resolved only when used, by ``resolve``.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zoo.core.errors import (
     DatasetUnavailable,
@@ -20,15 +20,44 @@ from zoo.core.errors import (
 )
 from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec
 
-if TYPE_CHECKING:
-    from zoo.core.host import PluginRecord
-
 Spec = ArchitectureSpec | DatasetSpec | ExporterSpec
 _KINDS: dict[type, str] = {
     ArchitectureSpec: "architecture",
     DatasetSpec: "dataset",
     ExporterSpec: "exporter",
 }
+
+
+@dataclass
+class PluginRecord:
+    """What is known of one plugin: where it comes from, what it implements, what failed."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    module: str | None = None
+    path: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(self.errors) if self.errors else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "builtin": self.builtin,
+            "module": self.module,
+            "path": self.path,
+            "hooks": self.hooks,
+            "registered": self.registered,
+            "error": self.error,
+        }
 
 
 @dataclass

@@ -11,20 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoo.core.errors import InvalidSpec
+from zoo.core.tasks import TASKS, task
 
 FAMILIES = ("autoencoder", "classifier", "segmentation", "generative", "other")
 # epoch-decay: the learning rate is multiplied by EPOCH_DECAY after every epoch (as LeCun et al.
 # lowered theirs pass by pass), so the first epoch is trained as with a constant rate.
 LR_SCHEDULES = ("constant", "epoch-decay", "cosine", "plateau")
 EPOCH_DECAY = 0.8
-TASKS = ("classification", "reconstruction", "segmentation")
-DEFAULT_LOSS = {
-    "classification": "sparse_categorical_crossentropy",
-    # With mean squared error, a sigmoid decoder on MNIST (mostly zeros) collapsed to all-zero
-    # output within an epoch (conv-ae: test MSE 0.114); cross-entropy keeps learning.
-    "reconstruction": "binary_crossentropy",
-    "segmentation": "sparse_categorical_crossentropy",
-}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -83,10 +76,10 @@ class ArchitectureSpec:
     sharing its weights, and the parts applied in order equal the full model.
     ``task`` decides the targets: ``classification`` (labels), ``reconstruction`` (the
     input itself) or ``segmentation`` (a class per pixel: 0 for background, label + 1 where
-    the image is brighter than 0.5; see ``zoo.training.data.segmentation_masks``). ``loss`` names a
-    Keras loss; empty means the task's default (``DEFAULT_LOSS``). ``lr_schedule`` is the
+    the image is brighter than 0.5; see ``zoo.core.tasks``). ``loss`` names a
+    Keras loss; empty means the task's default (``zoo.core.tasks``). ``lr_schedule`` is the
     default schedule, one of ``LR_SCHEDULES`` (``epoch-decay``: Adam's rate times
-    ``EPOCH_DECAY`` after each epoch; see ``zoo.training.train.compile_model``).
+    ``EPOCH_DECAY`` after each epoch; see ``zoo.training.compile``).
     ``parameters`` is the trainable parameter count with the default hyper-parameters, shown by
     ``zoo info`` without building the model (a contract test checks it against the model).
 
@@ -152,7 +145,7 @@ class ArchitectureSpec:
     @property
     def training_loss(self) -> str:
         """The Keras loss trained with: the spec's own, else its task's default."""
-        return self.loss or DEFAULT_LOSS[self.task]
+        return self.loss or task(self.task).loss
 
     def defaults(self) -> dict[str, Any]:
         """The hyper-parameters as built when the user sets none."""

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zoo.core.errors import UnsafeModelFile
+from zoo.core.errors import ModelFileError, UnsafeModelFile
 
 UNSAFE_FLAG = "--unsafe-load-code"
 BYTECODE = "__lambda__"  # Keras' class_name for a serialized Python function (marshal + base64)
@@ -66,3 +66,32 @@ def check_keras_file(path: Path) -> None:
     found = list(dict.fromkeys(code_in_config(config)))
     if found:
         raise UnsafeModelFile(refusal(path, ", ".join(found)))
+
+
+def archive_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a .keras archive (a zip), said before Keras says "File not found"."""
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                return "it is empty"
+        return None if zipfile.is_zipfile(path) else "it is no zip archive (truncated, or another format)"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
+def check_model_file(path: Path, safe: bool) -> None:
+    """Everything said about a ``.keras`` file before Keras opens it: ``ModelFileError`` if it
+    is no archive, and, in safe mode, ``UnsafeModelFile`` if it stores Python code."""
+    problem = archive_problem(path)
+    if problem:
+        raise ModelFileError(f"Cannot load {str(path)!r}: not a Keras model file (.keras): {problem}")
+    if safe:
+        check_keras_file(path)
+
+
+def safe_mode_refusal(path: Path, exc: Exception) -> UnsafeModelFile | None:
+    """Keras' own safe-mode refusal (code the check above does not know of), in zoo's words;
+    None when ``exc`` is another failure."""
+    if "safe_mode" not in str(exc):
+        return None
+    return UnsafeModelFile(refusal(path, str(exc).strip().split(". ")[0].rstrip(".")))

@@ -15,12 +15,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from zoo.core.errors import RunFolderError
-from zoo.runs import atomic
+from zoo.runs import atomic, exports
 from zoo.runs.run_folder import CONFIG_FILE, HISTORY_FILE, METRICS_FILE
 
 README_FILE = "README.md"
-# Where ``zoo export`` leaves its manifest by default, read by ``write`` when not handed one.
-MANIFEST_FILE = "onnx/manifest.json"
 # Metrics shown in their own sections rather than among the results.
 _SHOWN_ELSEWHERE = ("train_samples", "test_samples", "epochs_completed", "status")
 MISSING = "-"
@@ -227,7 +225,8 @@ def _onnx(manifest: Mapping[str, Any] | None) -> list[str]:
         return []
     lines = ["## ONNX export", ""]
     lines.append(
-        f"Opset {_text(manifest.get('opset'))}, layout {_text(manifest.get('layout'))}; files in `onnx/`."
+        f"Opset {_text(manifest.get('opset'))}, layout {_text(manifest.get('layout'))}; "
+        f"files in `{exports.DEFAULT_EXPORTER}/`."
     )
     files = manifest.get("files") or []
     if files:
@@ -270,7 +269,7 @@ def _usage(run: str) -> list[str]:
         "# ONNX for the full model and for each part, checked against Keras",
         f"zoo export {run}",
         "# latency and throughput in ONNX Runtime",
-        f"zoo bench {run}/onnx/model.onnx",
+        f"zoo bench {run}/{exports.DEFAULT_EXPORTER}/{exports.stage_file(exports.FULL)}",
         "# the test metrics again, from the saved model",
         f"zoo evaluate {run}",
         "```",
@@ -358,7 +357,7 @@ def write(
         names = [p.name for p in run_dir.glob("*.png") if not p.name.startswith(".")]
         plots = sorted(names, key=lambda name: (not name.startswith("history"), name))  # curves first
     if manifest is None:
-        manifest = _read(run_dir / MANIFEST_FILE)
+        manifest = _read(exports.run_export(run_dir) / exports.MANIFEST_FILE)
     path = run_dir / README_FILE
     text = render(config, metrics, history, plots, manifest, run=run if run is not None else run_dir)
     atomic.write_text(path, text)

@@ -31,13 +31,13 @@ MAX_ANNOTATED_CLASSES = 20
 CATEGORICAL_COLOURS = 20
 
 
-def _figure(width: float, height: float) -> Figure:
+def figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+def save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Render ``fig`` as PNG to a temporary name beside ``path``, then rename it into place.
 
     A pyplot-free ``Figure`` needs no closing: it is freed with its last reference.
@@ -77,15 +77,15 @@ def history_png(history: Mapping[str, Sequence[float]], path: str | os.PathLike[
 
     panels = _history_panels(history)
     if not panels or not any(len(v) for v in history.values()):
-        fig = _figure(5, 2.5)
+        fig = figure(5, 2.5)
         fig.suptitle(title)
         fig.text(0.5, 0.5, "no completed epochs", ha="center", va="center")
-        return _save(fig, path)
+        return save(fig, path)
 
     epochs_run = max(len(v) for v in history.values())
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = _figure(4.2 * cols, 3.2 * rows + 0.4)
+    fig = figure(4.2 * cols, 3.2 * rows + 0.4)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, panels, strict=False):
         for key, label, style in ((name, "training", "o-"), (f"val_{name}", "validation", "s--")):
@@ -107,7 +107,7 @@ def history_png(history: Mapping[str, Sequence[float]], path: str | os.PathLike[
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int) -> np.ndarray:
@@ -154,7 +154,7 @@ def confusion_png(
     accuracy = f"accuracy {np.trace(matrix) / total:.2%} ({total:,} samples)" if total else "no samples"
 
     side = min(max(4.5, 0.4 * n + 2.5), 11)
-    fig = _figure(side + 1, side)
+    fig = figure(side + 1, side)
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues", vmin=0, interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8, label="count")
@@ -178,7 +178,7 @@ def confusion_png(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title}\n{accuracy}")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _as_images(array: Any, what: str) -> np.ndarray:
@@ -210,7 +210,7 @@ def _show_image(ax: Axes, image: np.ndarray) -> None:
 
 def _grid(rows: list[tuple[str, np.ndarray]], count: int, title: str, show: Any) -> Figure:
     """``count`` columns, one row per (label, array); ``show(ax, array[i])`` draws one cell."""
-    fig = _figure(1.15 * count + 1.3, 1.2 * len(rows) + 0.5)
+    fig = figure(1.15 * count + 1.3, 1.2 * len(rows) + 0.5)
     axes = fig.subplots(len(rows), count, squeeze=False)
     for r, (label, array) in enumerate(rows):
         for c in range(count):
@@ -248,7 +248,7 @@ def reconstructions_png(
         title,
         lambda ax, image, _row: _show_image(ax, image),
     )
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _class_colours(num_classes: int) -> Any:
@@ -298,40 +298,4 @@ def segmentation_png(
             ax.imshow(cell, cmap=colours, vmin=-0.5, vmax=classes - 0.5, interpolation="nearest")
 
     fig = _grid([("image", x), ("true classes", truth), ("predicted", predicted)], shown, title, show)
-    return _save(fig, path)
-
-
-def bench_png(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str) -> Path:
-    """Latency (p50, with p90 as a band edge) and throughput against batch size, one line per
-    method (``row["method"]``), both axes logarithmic."""
-    fig = _figure(11, 4.2)
-    latency, throughput = fig.subplots(1, 2)
-    methods: dict[str, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        methods.setdefault(str(row.get("method", "onnxruntime")), []).append(row)
-    for method, points in methods.items():
-        points = sorted(points, key=lambda r: r["batch_size"])
-        batches = [p["batch_size"] for p in points]
-        (line,) = latency.plot(batches, [p["p50_ms"] for p in points], marker="o", label=method)
-        if all("p90_ms" in p for p in points):
-            latency.fill_between(
-                batches,
-                [p["p50_ms"] for p in points],
-                [p["p90_ms"] for p in points],
-                color=line.get_color(),
-                alpha=0.15,
-            )
-        throughput.plot(batches, [p["samples_per_s"] for p in points], marker="o", label=method)
-    for ax, label in (
-        (latency, "latency per call, ms (p50; band to p90)"),
-        (throughput, "samples per second"),
-    ):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("batch size")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-    handles, labels = latency.get_legend_handles_labels()  # below both panels, over no data
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)), fontsize=8)
-    fig.suptitle(title)
-    return _save(fig, path)
+    return save(fig, path)

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.core import settings
-from zoo.core.errors import ModelFileError, RunFolderError, UnsafeModelFile
+from zoo.core.errors import RunFolderError
 from zoo.runs import atomic, locks
 
 if TYPE_CHECKING:
@@ -39,6 +38,7 @@ SAMPLES_FILE = "samples.npz"
 STATE_FILE = "state.json"
 HISTORY_CSV = "history.csv"
 REQUIRED = (MODEL_FILE, CONFIG_FILE, SAMPLES_FILE)
+SAMPLE_COUNT = 64  # real test inputs kept in samples.npz, so that export and bench need no dataset
 STATUSES = ("running", "interrupted", "failed", "complete")
 _NEW_RUN_TEMPORARY = re.compile(r"^\..+-\d{8}-\d{6}(-\d+)?\.[a-z0-9_]{8}\.tmp$")
 
@@ -207,52 +207,16 @@ class Run:
             raise RunFolderError(f"{str(path)!r} holds no test inputs: 'x' is {x.dtype} of shape {x.shape}")
         return x, y
 
-    def load_model(self, compile: bool = False) -> keras.Model:
-        """The trained Keras model; with ``compile``, its loss, metrics and optimizer state too
-        (to evaluate or go on training).
-
-        Every ``.keras`` load in zoo comes here. A model file is data someone may have sent, so
-        it is loaded in Keras' safe mode and one that carries Python code (a Lambda layer) is
-        refused, unless ZOO_UNSAFE_LOAD_CODE (``zoo --unsafe-load-code``) says it is trusted.
-        """
-        from zoo.runs.keras_trust import check_keras_file, refusal
-        from zoo.training.keras_env import import_keras
-
-        path = self.path / MODEL_FILE
-        safe = not settings.flag(settings.UNSAFE_LOAD_CODE)
-        problem = _archive_problem(path)
-        if problem:
-            raise ModelFileError(f"Cannot load {str(path)!r}: not a Keras model file (.keras): {problem}")
-        if safe:
-            check_keras_file(path)  # before TensorFlow, and naming the layer
-        keras = import_keras()
-        try:
-            return keras.saving.load_model(path, safe_mode=safe, compile=compile)
-        except Exception as exc:
-            if safe and "safe_mode" in str(exc):  # code the check above does not know of
-                raise UnsafeModelFile(refusal(path, _first_sentence(exc))) from exc
-            raise ModelFileError(f"Cannot load {str(path)!r}: {type(exc).__name__}: {exc}") from exc
-
-
-def _archive_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be a .keras archive (a zip), said before Keras says "File not found"."""
-    try:
-        with open(path, "rb") as fh:
-            if not fh.read(1):
-                return "it is empty"
-        return None if zipfile.is_zipfile(path) else "it is no zip archive (truncated, or another format)"
-    except OSError as exc:
-        return exc.strerror or str(exc)
-
-
-def _first_sentence(exc: Exception) -> str:
-    return str(exc).strip().split(". ")[0].rstrip(".")
-
 
 def save_model(model: keras.Model, run_dir: Path) -> None:
     """``model.keras`` with the optimizer's state, replaced atomically."""
     with atomic.atomic_path(run_dir / MODEL_FILE) as tmp:
         model.save(tmp)
+
+
+def write_samples(run_dir: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """samples.npz: the first ``SAMPLE_COUNT`` test inputs, preprocessed, and their labels."""
+    np.savez_compressed(run_dir / SAMPLES_FILE, x=x[:SAMPLE_COUNT], y=y[:SAMPLE_COUNT])
 
 
 def write_state(run_dir: Path, status: str, epochs_completed: int, epochs: int, **extra: Any) -> None:

@@ -16,8 +16,9 @@ import numpy as np
 
 from zoo.core import settings
 from zoo.core.errors import DatasetUnavailable, ShapeMismatch
-from zoo.core.registry import resolve
+from zoo.core.registry import Registry, resolve
 from zoo.core.specs import ArchitectureSpec, DatasetSpec
+from zoo.core.tasks import task
 
 GREY_WEIGHTS = (0.3, 0.59, 0.11)
 
@@ -128,6 +129,25 @@ def segmentation_masks(x: np.ndarray, labels: np.ndarray, threshold: float = 0.5
     channels) intensity is at most ``threshold``, else the image's label + 1. (N, H, W) int64."""
     foreground = x.mean(axis=-1) > threshold
     return np.where(foreground, labels.reshape(-1, 1, 1) + 1, 0).astype(np.int64)
+
+
+def targets(spec: ArchitectureSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """What the model learns to output (``zoo.core.tasks``): labels, the input itself, or
+    per-pixel classes."""
+    kind = task(spec.task).targets
+    if kind == "labels":
+        return y
+    if kind == "masks":
+        return segmentation_masks(x, y)
+    return x
+
+
+def load_arrays(registry: Registry, spec: ArchitectureSpec, dataset: str, directory: str | None) -> Arrays:
+    """The dataset named ``dataset`` (``folder:PATH`` included) from ``directory`` (else
+    ``$ZOO_DATA_DIR``), shaped for ``spec``."""
+    dataset_spec = registry.dataset(dataset)
+    argument = dataset.partition(":")[2] if dataset_spec.argument else ""
+    return load(dataset_spec, spec, data_dir(directory), argument=argument)
 
 
 def load(

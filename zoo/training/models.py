@@ -1,14 +1,17 @@
-"""Build an architecture's Keras model from its spec and find its parts."""
+"""Keras models of an architecture: built from its spec, loaded from a run, and their parts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from zoo.core import settings
 from zoo.core.errors import ModelFileError, PluginError
 from zoo.core.hparams import validate
-from zoo.core.registry import resolve
+from zoo.core.registry import Registry, resolve
 from zoo.core.specs import ArchitectureSpec
+from zoo.runs import keras_trust
+from zoo.runs.run_folder import MODEL_FILE, Run
 from zoo.training.keras_env import import_keras
 
 if TYPE_CHECKING:
@@ -22,6 +25,32 @@ def build(spec: ArchitectureSpec, hyperparameters: Mapping[str, Any] | None = No
     builder = resolve(spec.builder, owner=f"architecture {spec.name!r}")
     model = builder(input_shape=spec.input_shape, **params)
     parts(spec, model)  # fail early on a builder that breaks the contract
+    return model
+
+
+def load_run_model(registry: Registry, run: Run, compile: bool = False) -> keras.Model:
+    """The run's trained model, checked to be its architecture's; with ``compile``, its loss,
+    metrics and optimizer state too (to evaluate or go on training).
+
+    Every ``model.keras`` load in zoo comes here. A model file is data someone may have sent, so
+    it is loaded in Keras' safe mode and one that carries Python code (a Lambda layer) is
+    refused, unless ZOO_UNSAFE_LOAD_CODE (``zoo --unsafe-load-code``) says it is trusted. The
+    architecture's builder module is imported first: it registers any custom layers.
+    """
+    spec = registry.architecture(run.architecture)
+    path = run.path / MODEL_FILE
+    safe = not settings.flag(settings.UNSAFE_LOAD_CODE)
+    keras_trust.check_model_file(path, safe)  # before TensorFlow starts, naming the layer
+    keras = import_keras()
+    resolve(spec.builder, owner=f"architecture {spec.name!r}")
+    try:
+        model = keras.saving.load_model(path, safe_mode=safe, compile=compile)
+    except Exception as exc:
+        refused = keras_trust.safe_mode_refusal(path, exc) if safe else None
+        if refused is not None:
+            raise refused from exc
+        raise ModelFileError(f"Cannot load {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+    check_loaded(spec, model, path)
     return model
 
 

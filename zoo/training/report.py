@@ -12,15 +12,11 @@ from typing import Any
 import numpy as np
 
 from zoo.core.specs import ArchitectureSpec
+from zoo.core.tasks import task
 from zoo.runs import modelcard, plots, run_folder
 from zoo.training import data
 
 HISTORY_PNG = "history.png"
-PREDICTIONS_PNG = {
-    "reconstruction": "reconstructions.png",
-    "classification": "confusion_matrix.png",
-    "segmentation": "segmentations.png",
-}
 PREDICTION_SAMPLES = 2000  # enough for a confusion matrix that means something, quick to predict
 
 
@@ -38,7 +34,7 @@ def write(
 
 
 def _predictions(run_dir: Path, spec: ArchitectureSpec, model: Any, arrays: data.Arrays) -> str:
-    name = PREDICTIONS_PNG[spec.task]
+    name = task(spec.task).figure
     x, y = arrays.x_test[:PREDICTION_SAMPLES], arrays.y_test[:PREDICTION_SAMPLES]
     if spec.task == "reconstruction":
         predicted = np.asarray(model.predict(x[:10], verbose=0))

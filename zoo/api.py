@@ -1,0 +1,101 @@
+"""zoo's public plugin API: everything a plugin imports from zoo, and nothing else.
+
+A plugin package imports ``zoo`` and ``zoo.api`` only; the rest of zoo may change between
+releases, this module keeps its names (an import-linter contract holds zoo's own plugins to it).
+A plugin's ``__init__`` registers specs, whose builders, loaders and exporters are
+``"module:attr"`` strings resolved only when used, so that ``zoo list`` stays instant::
+
+    from zoo.api import ArchitectureSpec, HyperParameter, hookimpl
+
+    @hookimpl
+    def zoo_register_architectures(register):
+        register(ArchitectureSpec(name="mlp", builder="zoo_mlp.model:build", ...))
+
+What is here:
+
+- ``hookimpl`` and the specs a hook registers: ``ArchitectureSpec``, ``HyperParameter``,
+  ``DatasetSpec``, ``ExporterSpec``; ``Task`` and ``task`` say what a spec's task means;
+- ``ExportJob``, what an exporter receives, and the export folder's names
+  (``MANIFEST_FILE``, ``TEST_DATA``, ``FULL``, ``stage_file``, ``stage_test_set``);
+- the errors a plugin raises, each shown to the user as one line (``ZooError`` and kin);
+- helpers: ``readable_folder`` and ``segmentation_masks`` (datasets), ``check_external_data``,
+  ``outside_reason`` and ``sha256_of`` (ONNX files that came from elsewhere).
+
+The two helpers that need NumPy are imported on first use, so that importing this module (as
+every plugin's ``__init__`` does) costs ``zoo list`` nothing measurable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from zoo import __version__
+from zoo.core.errors import (
+    DatasetUnavailable,
+    ExportValidationError,
+    InvalidHyperParameter,
+    InvalidOption,
+    InvalidSpec,
+    ModelFileError,
+    PluginError,
+    ShapeMismatch,
+    UnsafeModelFile,
+    ZooError,
+)
+from zoo.core.hookspecs import hookimpl
+from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, HyperParameter
+from zoo.core.tasks import Task, task
+from zoo.export.job import ExportJob
+from zoo.runs.exports import FULL, MANIFEST_FILE, TEST_DATA, stage_file, stage_test_set
+from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
+
+if TYPE_CHECKING:
+    from zoo.training.data import readable_folder, segmentation_masks
+
+_ON_FIRST_USE = {
+    "readable_folder": "zoo.training.data",
+    "segmentation_masks": "zoo.training.data",
+}
+
+__all__ = [
+    "FULL",
+    "MANIFEST_FILE",
+    "TEST_DATA",
+    "ArchitectureSpec",
+    "DatasetSpec",
+    "DatasetUnavailable",
+    "ExportJob",
+    "ExportValidationError",
+    "ExporterSpec",
+    "HyperParameter",
+    "InvalidHyperParameter",
+    "InvalidOption",
+    "InvalidSpec",
+    "ModelFileError",
+    "PluginError",
+    "ShapeMismatch",
+    "Task",
+    "UnsafeModelFile",
+    "ZooError",
+    "__version__",
+    "check_external_data",
+    "hookimpl",
+    "outside_reason",
+    "readable_folder",
+    "segmentation_masks",
+    "sha256_of",
+    "stage_file",
+    "stage_test_set",
+    "task",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """The helpers that need NumPy, imported when a plugin first uses one."""
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,193 @@
+"""Fit a model in its run folder, epoch by epoch, and finish the run: test metrics, plots, the
+model card, and ``complete`` in state.json last.
+
+Shared by a new run (``zoo.training.train``) and a resumed one (``zoo.training.resume``): both
+hand over a ``FitSession`` whose folder already holds the config, the samples and the model.
+Every epoch end replaces the model, the history and state.json atomically, so Ctrl-C or a
+crash loses at most the epoch in progress.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.core.errors import TrainingInterrupted
+from zoo.core.specs import ArchitectureSpec
+from zoo.runs import atomic, run_folder
+from zoo.training import data, distribute, pipeline, report
+from zoo.training.evaluate import test_metrics
+from zoo.training.keras_env import import_keras
+
+VALIDATION_SPLIT = 0.1  # the end of the training split, held out for validation
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 2
+
+Log = Callable[[str], None]
+OnEpoch = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    status: str
+    epochs_completed: int
+    epochs: int
+    metrics: dict[str, Any]
+
+
+@dataclass
+class FitSession:
+    """A model ready to fit, with its data and its run folder."""
+
+    spec: ArchitectureSpec
+    model: Any
+    arrays: data.Arrays
+    run_dir: Path
+    config: dict[str, Any]
+    strategy: Any
+    first_epoch: int
+    history: dict[str, list[float]]
+    extra_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def trained_on(arrays: data.Arrays) -> int:
+    """How many training images are fitted on; the rest of the training split validates."""
+    return int(len(arrays.x_train) * (1 - VALIDATION_SPLIT))
+
+
+def steps_per_epoch(arrays: data.Arrays, batch_size: int) -> int:
+    return pipeline.steps_per_epoch(trained_on(arrays), batch_size)
+
+
+def start_tensorflow(seed: int, deterministic: bool) -> Any:
+    """Import Keras quietly, split the CPU if asked, and fix every seed."""
+    keras = import_keras()  # before any plugin module imports it, so that its start-up stays quiet
+    distribute.configure_devices()
+    keras.utils.set_random_seed(seed)  # Python's, NumPy's and the backend's generators
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    return keras
+
+
+def _callbacks(session: FitSession, has_validation: bool) -> list[Any]:
+    """Early stopping and the plateau schedule, as the run's config asks."""
+    keras = import_keras()
+    config = session.config
+    monitor = "val_loss" if has_validation else "loss"
+    extra: list[Any] = []
+    if config.get("early_stopping"):
+        extra.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=int(config["early_stopping"]), restore_best_weights=True
+            )
+        )
+    if config.get("lr_schedule") == "plateau":
+        extra.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE
+            )
+        )
+    return extra
+
+
+def fit(session: FitSession, epochs: int, verbose: int, log: Log, on_epoch: OnEpoch) -> TrainResult:
+    """Fit from ``session.first_epoch`` to ``epochs``, recording every epoch; then finish the run.
+    Ctrl-C raises ``TrainingInterrupted`` after saving the last complete epoch."""
+    from zoo.training import callbacks  # Keras callbacks: TensorFlow is imported only to train
+
+    spec, config, arrays = session.spec, session.config, session.arrays
+    batch_size = int(config["batch_size"])
+    fitted = trained_on(arrays)
+    x_fit, y_fit = arrays.x_train[:fitted], arrays.y_train[:fitted]
+    x_val, y_val = arrays.x_train[fitted:], arrays.y_train[fitted:]
+    train_data = pipeline.training_dataset(
+        x_fit, data.targets(spec, x_fit, y_fit), batch_size, int(config["seed"]), session.first_epoch, epochs
+    )
+    val_data = (
+        pipeline.evaluation_dataset(x_val, data.targets(spec, x_val, y_val), batch_size)
+        if len(x_val)
+        else None
+    )
+    stopper = callbacks.StopOnSignal(notify=log)
+    recorder = callbacks.RunRecorder(
+        session.run_dir,
+        session.history,
+        samples_per_epoch=fitted,
+        epochs=epochs,
+        interrupted=lambda: stopper.requested,
+        on_epoch=lambda epoch, row: on_epoch(epoch, epochs, row),
+    )
+    recorder.completed = session.first_epoch
+    started = time.perf_counter()
+    status = "failed"
+    try:
+        if session.first_epoch < epochs:  # else a run killed after its last epoch: finished below
+            session.model.fit(
+                train_data,
+                validation_data=val_data,
+                epochs=epochs,
+                initial_epoch=session.first_epoch,
+                steps_per_epoch=pipeline.steps_per_epoch(fitted, batch_size),
+                callbacks=[stopper, *_callbacks(session, val_data is not None), recorder],
+                shuffle=False,  # the pipeline shuffles, seeded per epoch
+                verbose=verbose,
+            )
+        status = "interrupted" if stopper.requested else "trained"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise TrainingInterrupted(_interrupted_message(session.run_dir, recorder.completed, epochs)) from None
+    finally:
+        if status != "trained":  # "complete" waits for the test metrics, written below
+            run_folder.write_state(session.run_dir, status, recorder.completed, epochs)
+    seconds = time.perf_counter() - started
+    if status == "interrupted":
+        _report(session, {}, log)
+        raise TrainingInterrupted(_interrupted_message(session.run_dir, recorder.completed, epochs))
+    return _finish(session, recorder.completed, epochs, seconds, log)
+
+
+def _finish(session: FitSession, completed: int, epochs: int, seconds: float, log: Log) -> TrainResult:
+    """Test metrics, plots and the model card, then ``complete``: a run killed before that last
+    write is resumed to finish."""
+    stopped_early = completed < epochs
+    if stopped_early:
+        run_folder.save_model(session.model, session.run_dir)  # the best epoch's weights, restored
+        log(f"early stopping after epoch {completed}: the validation loss stopped improving")
+    batch_size = int(session.config["batch_size"])
+    metrics = test_metrics(session.model, session.spec, session.arrays, batch_size)
+    fitted = trained_on(session.arrays)
+    completed_now = completed - session.first_epoch
+    metrics.update(
+        epochs_completed=completed,
+        stopped_early=stopped_early,
+        train_seconds=round(seconds, 3),
+        train_samples_per_s=round(fitted * completed_now / seconds, 1) if completed_now else None,
+        train_samples=fitted,
+        test_samples=len(session.arrays.x_test),
+        replicas=session.config.get("replicas", 1),
+        **session.extra_metrics,
+    )
+    atomic.write_json(session.run_dir / run_folder.METRICS_FILE, metrics)
+    _report(session, metrics, log)  # before "complete": a run killed while drawing is resumable
+    run_folder.write_state(session.run_dir, "complete", completed, epochs)
+    return TrainResult(session.run_dir, "complete", completed, epochs, metrics)
+
+
+def _interrupted_message(run_dir: Path, completed: int, epochs: int) -> str:
+    return (
+        f"interrupted: {completed} of {epochs} epochs are saved in {str(run_dir)!r}; "
+        f"go on with: zoo train --resume {run_dir}"
+    )
+
+
+def _report(session: FitSession, metrics: dict[str, Any], log: Log) -> None:
+    """Plots and the model card; a failure here is logged, never loses the trained model."""
+    try:
+        report.write(session.run_dir, session.spec, session.model, session.arrays, metrics)
+    except Exception as exc:  # plots are a convenience: the run itself is already safe
+        log(f"could not write the plots or the model card: {type(exc).__name__}: {exc}")
