@@ -69,9 +69,9 @@ def test_int8_quantization_is_judged_by_the_task_metric(runs, mode, ops):
 
 
 def test_a_lower_precision_that_costs_too_much_fails_and_leaves_nothing(runs, monkeypatch):
-    from zoo_onnx import precision
+    from zoo_onnx import quality
 
-    monkeypatch.setitem(precision.ALLOWED_CHANGE, "fp16", {"accuracy_points": -100.0, "mse_relative": -1.0})
+    monkeypatch.setitem(quality.ALLOWED_CHANGE, "fp16", {"accuracy_points": -100.0, "mse_relative": -1.0})
     run = runs.run("lenet5")
     result = invoke(REGISTRY, "export", str(run), "--dtype", "fp16", "--out", str(run / "strict"))
     assert result.exit_code == 1 and "failed validation" in result.stderr and "accuracy" in result.stderr

@@ -111,7 +111,7 @@ def test_verify_mistakes_are_one_line(tmp_path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_exported_files_hold_no_pattern_the_cuda_provider_runs_on_the_cpu(name, runs):
-    from zoo_onnx.rewrite import cpu_bound_patterns
+    from zoo_onnx.rewrites import cpu_bound_patterns
 
     manifest, protos = _files(runs.export(name))
     for entry in manifest["files"]:

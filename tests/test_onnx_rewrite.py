@@ -1,4 +1,4 @@
-"""GPU-ready rewrites (zoo_onnx.rewrite): nothing left in any export that ONNX Runtime's CUDA
+"""GPU-ready rewrites (zoo_onnx.rewrites): nothing left in any export that ONNX Runtime's CUDA
 provider would run on the CPU, and the same numbers as before the rewrite on the CPU."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from zoo_onnx.rewrite import check_equivalent, cpu_bound_patterns, make_gpu_ready
+from zoo_onnx.rewrites import check_equivalent, cpu_bound_patterns, make_gpu_ready
 
 from tests.conftest import BUILTIN_ARCHITECTURES
 from zoo.core.errors import ExportValidationError

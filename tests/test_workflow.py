@@ -125,10 +125,10 @@ def test_export_then_bench_through_the_cli(cli_run, registry):
 
 
 def test_a_failed_validation_exits_non_zero_and_leaves_no_folder(runs, registry, monkeypatch):
-    import zoo_onnx.exporter
+    import zoo_onnx.compare
 
     run = runs.run("lenet5")
-    monkeypatch.setattr(zoo_onnx.exporter, "TOLERANCE", 0.0)
+    monkeypatch.setattr(zoo_onnx.compare, "FP32_TOLERANCE", 0.0)
     out = run.parent / "strict-export"
     result = invoke(registry, "export", str(run), "--out", str(out))
     assert result.exit_code == 1

@@ -16,7 +16,8 @@ What is here:
 - ``hookimpl`` and the specs a hook registers: ``ArchitectureSpec``, ``HyperParameter``,
   ``DatasetSpec``, ``ExporterSpec``; ``Task`` and ``task`` say what a spec's task means;
 - ``ExportJob``, what an exporter receives, and the export folder's names
-  (``MANIFEST_FILE``, ``TEST_DATA``, ``FULL``, ``stage_file``, ``stage_test_set``);
+  (``MANIFEST_FILE``, ``TEST_DATA``, ``FULL``, ``stage_file``, ``stage_test_set``,
+  ``read_manifest``);
 - the errors a plugin raises, each shown to the user as one line (``ZooError`` and kin);
 - helpers: ``readable_folder`` and ``segmentation_masks`` (datasets), ``check_external_data``,
   ``outside_reason`` and ``sha256_of`` (ONNX files that came from elsewhere).
@@ -47,7 +48,7 @@ from zoo.core.hookspecs import hookimpl
 from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, HyperParameter
 from zoo.core.tasks import Task, task
 from zoo.export.job import ExportJob
-from zoo.runs.exports import FULL, MANIFEST_FILE, TEST_DATA, stage_file, stage_test_set
+from zoo.runs.exports import FULL, MANIFEST_FILE, TEST_DATA, read_manifest, stage_file, stage_test_set
 from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ __all__ = [
     "check_external_data",
     "hookimpl",
     "outside_reason",
+    "read_manifest",
     "readable_folder",
     "segmentation_masks",
     "sha256_of",

@@ -14,12 +14,9 @@ from typing import Any
 
 import onnx
 
+from zoo.api import FULL, task
+
 IMAGE = "image"
-FINAL_OUTPUT = {
-    "reconstruction": "reconstruction",
-    "classification": "probabilities",
-    "segmentation": "mask_probabilities",
-}
 LINK = {"classifier": "features", "other": "features"}  # every other family hands on a "code"
 SPATIAL = ("height", "width")
 
@@ -42,15 +39,20 @@ def ends_in_softmax(graph: onnx.GraphProto, output: str) -> bool:
 
 
 def stage_names(
-    task: str, family: str, stage: str, parts: list[str], extra_outputs: list[str], graph: onnx.GraphProto
+    task_name: str,
+    family: str,
+    stage: str,
+    parts: list[str],
+    extra_outputs: list[str],
+    graph: onnx.GraphProto,
 ) -> tuple[list[str], list[str]]:
     """(input names, output names) of the file for ``stage`` ("full" or a part)."""
-    last = stage == "full" or stage == parts[-1]
-    first = stage == "full" or stage == parts[0]
+    last = stage == FULL or stage == parts[-1]
+    first = stage == FULL or stage == parts[0]
     inputs = [IMAGE] if first else [link_name(family)]
     if last:
-        final = FINAL_OUTPUT[task]
-        if task == "classification" and not ends_in_softmax(graph, graph.output[0].name):
+        final = task(task_name).output
+        if final == "probabilities" and not ends_in_softmax(graph, graph.output[0].name):
             final = "logits"
         head = final
     else:

@@ -1,8 +1,8 @@
 """Lower precision: float16 weights and compute, or int8 through ONNX Runtime's quantization.
 
 Both keep float32 inputs and outputs, so a caller feeds the same arrays as to the float32
-file. Neither can match Keras within 1e-5, so they are judged by what the model is for: the
-change of its task metric on the test set against float32 (``ALLOWED_CHANGE``).
+file. Neither can match Keras within 1e-5: ``zoo_onnx.quality`` judges them by what the model
+is for.
 """
 
 from __future__ import annotations
@@ -14,14 +14,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-# How much worse than float32 a lower-precision file may score on the test set:
-# accuracy and pixel accuracy in percentage points, MSE as a relative increase.
-ALLOWED_CHANGE = {
-    "fp16": {"accuracy_points": 0.5, "mse_relative": 0.02},
-    "int8": {"accuracy_points": 1.5, "mse_relative": 0.25},
-}
-# What a runtime may differ by from the file's own outputs in its test set.
-TEST_SET_TOLERANCE = {"fp32": 1e-5, "fp16": 1e-3, "int8": 1e-2}
 CALIBRATION_BATCH = 32
 
 
@@ -103,21 +95,3 @@ def to_int8(
     del quantized.metadata_props[:]
     quantized.metadata_props.extend(metadata)
     return quantized
-
-
-def metric(task: str, outputs: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[str, float]:
-    """The task's headline figure for outputs in NHWC: accuracy, MSE or pixel accuracy."""
-    if task == "classification":
-        return "accuracy", float(np.mean(outputs.argmax(axis=-1) == y))
-    if task == "segmentation":
-        from zoo.api import segmentation_masks
-
-        return "pixel_accuracy", float(np.mean(outputs.argmax(axis=-1) == segmentation_masks(x, y)))
-    return "mse", float(np.mean((outputs.astype(np.float64) - x) ** 2))
-
-
-def within(precision: str, name: str, reference: float, value: float) -> bool:
-    allowed = ALLOWED_CHANGE[precision]
-    if name == "mse":
-        return value <= reference * (1 + allowed["mse_relative"]) + 1e-7
-    return (reference - value) * 100 <= allowed["accuracy_points"]

@@ -19,39 +19,15 @@ import onnx
 
 from zoo.api import (
     MANIFEST_FILE,
-    TEST_DATA,
     ModelFileError,
     UnsafeModelFile,
     check_external_data,
-    outside_reason,
+    read_manifest,
     sha256_of,
 )
-
-DEFAULT_TOLERANCE = 1e-5
-
-
-def _metadata(proto: onnx.ModelProto) -> dict[str, str]:
-    return {p.key: p.value for p in proto.metadata_props}
-
-
-def _tensors(folder: Path, kind: str) -> list[np.ndarray]:
-    arrays = []
-    for path in sorted(folder.glob(f"{kind}_*.pb"), key=lambda p: int(p.stem.split("_")[-1])):
-        tensor = onnx.TensorProto()
-        tensor.ParseFromString(path.read_bytes())
-        arrays.append(onnx.numpy_helper.to_array(tensor))
-    return arrays
-
-
-def test_sets(model_file: Path, part: str | None) -> list[Path]:
-    """The test sets that belong to ``model_file``: beside it (Model Zoo layout) or in
-    ``test_data/<part>/`` of its folder (zoo's export layout)."""
-    beside = sorted(model_file.parent.glob("test_data_set_*"))
-    if beside:
-        return beside
-    if part:
-        return sorted((model_file.parent / TEST_DATA / part).glob("test_data_set_*"))
-    return []
+from zoo_onnx import compare, metadata, testsets
+from zoo_onnx.compare import FP32_TOLERANCE
+from zoo_onnx.manifest import tensor_info
 
 
 def run_reference(proto: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -61,28 +37,12 @@ def run_reference(proto: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list
     return [np.asarray(o) for o in ReferenceEvaluator(proto).run(None, inputs)]
 
 
-def _declared_inputs(proto: onnx.ModelProto) -> list[dict[str, Any]]:
-    """The graph's inputs as the manifest lists them: name, shape (a name for a free axis), dtype."""
-    found = []
-    for value in proto.graph.input:
-        tensor = value.type.tensor_type
-        shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else None) for d in tensor.shape.dim]
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else None
-        found.append({"name": value.name, "shape": shape, "dtype": dtype})
-    return found
-
-
 def _worst(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
-    """The largest absolute difference; infinite where a shape differs or a value is not finite
-    (``max`` would pass over NaN)."""
-    worst = 0.0
-    for a, b in zip(got, expected, strict=True):
-        if np.shape(a) != np.shape(b):
-            return math.inf
-        diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
-        if diff.size:
-            worst = max(worst, float(np.max(diff)) if np.all(np.isfinite(diff)) else math.inf)
-    return worst
+    """The largest absolute difference by zoo's one rule; infinite where a shape differs."""
+    try:
+        return compare.worst(compare.compare_outputs(got, expected))
+    except compare.OutputsDiffer:
+        return math.inf
 
 
 def verify_file(
@@ -124,7 +84,7 @@ def verify_file(
         fail(f"onnx.checker: {' '.join(str(exc).split())[:200]}")
         return result
     if expected_inputs is not None:
-        found = _declared_inputs(proto)
+        found = [tensor_info(v) for v in proto.graph.input]
         keys = ("name", "shape", "dtype")
         listed = expected_inputs if isinstance(expected_inputs, list) else [expected_inputs]
         wanted = [{k: i.get(k) for k in keys} if isinstance(i, dict) else i for i in listed]
@@ -132,14 +92,14 @@ def verify_file(
             fail(f"its inputs {found} are not the manifest's {wanted}")
             return result
         result["checks"].append("inputs match the manifest")
-    meta = _metadata(proto)
+    meta = metadata.read(proto)
     result["part"] = meta.get("zoo.part")
     try:
-        tolerance = float(json.loads(meta.get("zoo.validation", "{}")).get("tolerance", DEFAULT_TOLERANCE))
+        tolerance = float(json.loads(meta.get("zoo.validation", "{}")).get("tolerance", FP32_TOLERANCE))
     except (ValueError, TypeError, AttributeError):  # metadata that is not zoo's: the default
-        tolerance = DEFAULT_TOLERANCE
+        tolerance = FP32_TOLERANCE
     result["tolerance"] = tolerance
-    sets = test_sets(model_file, meta.get("zoo.part"))
+    sets = testsets.sets_of(model_file, meta.get("zoo.part"))
     if not sets:
         fail("no test set found (test_data_set_*/ beside the file, or test_data/<part>/)")
         return result
@@ -152,8 +112,8 @@ def verify_file(
     worst, worst_reference = 0.0, 0.0
     for folder in sets:
         try:
-            inputs = dict(zip(names, _tensors(folder, "input"), strict=True))
-            expected = _tensors(folder, "output")
+            inputs = dict(zip(names, testsets.tensors(folder, "input"), strict=True))
+            expected = testsets.tensors(folder, "output")
             got = session.run(None, inputs)
         except Exception as exc:  # a test set that does not fit the file, or is itself damaged
             fail(f"{folder}: cannot be run: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
@@ -169,12 +129,12 @@ def verify_file(
     result["checks"].append(
         f"onnxruntime {ort.__version__} CPU on {len(sets)} test set(s): max abs diff {worst:.2e}"
     )
-    if worst > tolerance:
+    if not compare.passes(worst, tolerance):
         fail(f"onnxruntime differs from the test set by {worst:.3g} > {tolerance:g}")
     if reference:
         result["reference_max_abs_diff"] = worst_reference
         result["checks"].append(f"onnx.reference.ReferenceEvaluator: max abs diff {worst_reference:.2e}")
-        if worst_reference > tolerance:
+        if not compare.passes(worst_reference, tolerance):
             fail(
                 f"the reference evaluator differs from the test set by {worst_reference:.3g} > {tolerance:g}"
             )
@@ -198,27 +158,11 @@ def _verify_path(path: Path, reference: bool) -> dict[str, Any]:
     if not path.exists():
         raise ModelFileError(f"{str(path)!r} does not exist")
     if path.is_dir():
-        manifest_path = path / MANIFEST_FILE
-        if not manifest_path.is_file():
+        if not (path / MANIFEST_FILE).is_file():
             raise ModelFileError(f"{str(path)!r} has no {MANIFEST_FILE}; pass a .onnx file instead")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:
-            raise ModelFileError(f"Cannot read {str(manifest_path)!r}: {exc}") from exc
-        entries_ok = isinstance(manifest, dict) and isinstance(manifest.get("files"), list)
-        if not entries_ok or not all(isinstance(f, dict) and "file" in f for f in manifest["files"]):
-            raise ModelFileError(
-                f"{str(manifest_path)!r} is not an export manifest: it needs a 'files' list of objects, "
-                f"each with a 'file'"
-            )
+        manifest = read_manifest(path)  # refuses a file listed outside the folder
         listed = [(str(f["file"]), f.get("sha256")) for f in manifest["files"]]
         declared = {str(f["file"]): f.get("inputs") for f in manifest["files"]}
-        for name, _ in listed:  # the manifest came with the files: it may name any path
-            reason = outside_reason(path, name)
-            if reason:
-                raise UnsafeModelFile(
-                    f"{str(manifest_path)!r} lists {name!r}, {reason}: zoo verifies only files in its folder"
-                )
         entries = [(path / name, sha, declared[name]) for name, sha in listed]
         missing = [str(p.name) for p, *_ in entries if not p.is_file()]
         if missing:

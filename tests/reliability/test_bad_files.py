@@ -116,7 +116,7 @@ def _run_command(command: str, run: Path) -> list[str]:
 @pytest.fixture
 def no_training(monkeypatch):
     """Nothing may be fitted or converted: a damaged file must be refused before."""
-    import zoo_onnx.exporter
+    import zoo_onnx.convert
 
     import zoo.training.train
 
@@ -125,7 +125,7 @@ def no_training(monkeypatch):
 
     monkeypatch.setattr(zoo.training.train, "fit", refuse)
     monkeypatch.setattr(zoo.training.train.run_folder, "new_run_path", refuse)
-    monkeypatch.setattr(zoo_onnx.exporter, "_convert", refuse)
+    monkeypatch.setattr(zoo_onnx.convert, "_convert", refuse)
 
 
 # -- model.keras ------------------------------------------------------------------------------

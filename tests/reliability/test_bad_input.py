@@ -90,12 +90,12 @@ def no_tensorflow(monkeypatch):
 def no_training(monkeypatch):
     """TensorFlow may start (to read a dataset, build a model), but no run folder may appear
     and no model be converted."""
-    import zoo_onnx.exporter
+    import zoo_onnx.convert
 
     import zoo.training.train
 
     monkeypatch.setattr(zoo.training.train.run_folder, "new_run_path", _refuse("the run"))
-    monkeypatch.setattr(zoo_onnx.exporter, "_convert", _refuse("the conversion"))
+    monkeypatch.setattr(zoo_onnx.convert, "_convert", _refuse("the conversion"))
 
 
 # -- places on disk ---------------------------------------------------------------------------
