@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from importlib import metadata
@@ -24,12 +25,17 @@ from zoo.core.errors import ZooError
 from zoo.core.registry import PluginRecord, Registry, Spec
 
 ENTRY_POINT_GROUP = "zoo"
-CORE_DISTRIBUTION = "zoo"
+CORE_DISTRIBUTION = "keras-zoo"  # the distribution zoo is installed as (the import name is zoo)
 REGISTER_HOOKS = (
     "zoo_register_architectures",
     "zoo_register_datasets",
     "zoo_register_exporters",
 )
+
+
+def _normalized(distribution: str) -> str:
+    """A distribution's name as PyPI compares them (PEP 503): keras_zoo, Keras.Zoo -> keras-zoo."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _source_path(plugin: object) -> str | None:
@@ -97,7 +103,7 @@ class PluginHost:
                 name=ep.name,
                 distribution=dist.name if dist else None,
                 version=dist.version if dist else None,
-                builtin=bool(dist) and dist.name == CORE_DISTRIBUTION,
+                builtin=bool(dist) and _normalized(dist.name) == CORE_DISTRIBUTION,
                 module=ep.value,
             )
             if ep.name in self.records:
