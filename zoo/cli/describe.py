@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.core.registry import Registry
 from zoo.core.specs import ArchitectureSpec, DatasetSpec
+from zoo.core.tasks import TASKS
 
 if TYPE_CHECKING:
     from zoo.runs.run_folder import Run
@@ -96,14 +97,6 @@ def format_info(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# The metric a run is summed up by in `zoo runs`, per task.
-HEADLINE_METRIC = {
-    "classification": "test_accuracy",
-    "reconstruction": "test_mse",
-    "segmentation": "test_mean_iou",
-}
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -111,7 +104,8 @@ def _is_number(value: Any) -> bool:
 def run_row(run: Run) -> dict[str, Any]:
     """One line of ``zoo runs``."""
     state, metrics, config = run.state, run.metrics, run.config
-    headline = HEADLINE_METRIC.get(str(config.get("task")), "test_loss")
+    known = TASKS.get(str(config.get("task")))  # a hand-edited config may name none
+    headline = known.headline if known else "test_loss"
     value = metrics.get(headline)
     return {
         "name": run.path.name,
