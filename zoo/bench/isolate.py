@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 from zoo.bench.settings import BenchSettings
@@ -30,7 +31,7 @@ def isolated(kind: str, target: str, settings: BenchSettings, against_keras: boo
     """The report of ``kind`` (``file`` or ``run``) of ``target``, a child per batch size."""
     reports = []
     for batch in settings.batch_sizes:
-        cell = settings.with_(batch_sizes=(batch,))
+        cell = replace(settings, batch_sizes=(batch,))
         request = {"kind": kind, "target": target, "settings": cell.to_json(), "against_keras": against_keras}
         child = subprocess.run(
             [sys.executable, "-c", _child_program()],

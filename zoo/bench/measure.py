@@ -66,18 +66,29 @@ def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.
     return {"device": compute, "device+copies": with_copies}
 
 
-def row(method: str, io: str, batch: int, latencies: list[float], **extra: Any) -> dict[str, Any]:
+def row(
+    method: str,
+    io: str,
+    batch: int,
+    latencies: list[float],
+    *,
+    cuda_graph: bool = False,
+    session_create_ms: float | None = None,
+    first_run_ms: float | None = None,
+    gpu_memory_used_mib: float | None = None,
+    gpu_memory_cell_mib: float | None = None,
+) -> dict[str, Any]:
     """One row of a report (docs/bench-json.md); what is not measured is None."""
     return {
         "method": method,
         "io": io,
-        "cuda_graph": extra.pop("cuda_graph", False),
+        "cuda_graph": cuda_graph,
         **asdict(summarize(batch, latencies)),
-        "session_create_ms": extra.pop("session_create_ms", None),
-        "first_run_ms": extra.pop("first_run_ms", None),
+        "session_create_ms": session_create_ms,
+        "first_run_ms": first_run_ms,
         "peak_rss_mib": round(peak_rss_mib(), 1),
-        "gpu_memory_used_mib": extra.pop("gpu_memory_used_mib", None),
-        "gpu_memory_cell_mib": extra.pop("gpu_memory_cell_mib", None),
+        "gpu_memory_used_mib": gpu_memory_used_mib,
+        "gpu_memory_cell_mib": gpu_memory_cell_mib,
     }
 
 

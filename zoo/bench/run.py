@@ -23,13 +23,12 @@ from zoo.core.registry import Registry
 from zoo.runs import exports
 from zoo.runs.onnx_trust import check_digest
 from zoo.runs.run_folder import Run
+from zoo.training.models import load_run_model
 
 
 def _keras_callables(run: Run, registry: Registry) -> tuple[Any, Any]:
     """The run's Keras model as a compiled ``tf.function`` and as ``predict``, both returning
     NumPy arrays as ONNX Runtime does."""
-    from zoo.training.models import load_run_model
-
     model = load_run_model(registry, run)
     import tensorflow as tf
 

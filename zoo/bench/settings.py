@@ -9,7 +9,7 @@ Runtime at module level, so ``zoo --help`` stays light.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zoo.core.errors import ProviderUnavailable
@@ -140,10 +140,6 @@ class BenchSettings:
             raise ProviderUnavailable(
                 f"Unknown provider {self.provider!r}. Available: {', '.join(PROVIDER_CHOICES)}"
             )
-
-    def with_(self, **changes: Any) -> BenchSettings:
-        """A copy with ``changes`` (``session=``, ``batch_sizes=``, ...)."""
-        return replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "batch_sizes": list(self.batch_sizes)}

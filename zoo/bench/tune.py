@@ -53,17 +53,17 @@ def _compared(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def tune(model: str | Path, settings: BenchSettings | None = None) -> dict[str, Any]:
     """Time every configuration of ``grid`` at each batch size; JSON-able. ``settings.session``
     is ignored: the grid replaces it, zoo's defaults (``SessionSettings()``) among them."""
-    settings = (settings or BenchSettings()).with_(session=SessionSettings())
+    settings = replace(settings or BenchSettings(), session=SessionSettings())
     defaults = open_session(model, settings)
     # Every configuration on the provider the defaults got; a graph with nodes on the CPU only
     # gets a GPU session under auto (a strict cuda session refuses it).
-    used = settings.with_(provider="auto" if defaults.cpu_nodes else defaults.provider)
+    used = replace(settings, provider="auto" if defaults.cpu_nodes else defaults.provider)
     samples = run_samples(Path(model))
     configurations = grid(defaults.provider)
     cells = []
     for session in configurations:
         is_default = session == SessionSettings()
-        opened = defaults if is_default else open_session(model, used.with_(session=session))
+        opened = defaults if is_default else open_session(model, replace(used, session=session))
         for batch in settings.batch_sizes:
             feed = input_feed(opened.session, batch, sizes=settings.sizes, samples=samples)
             compared = _compared(measure(opened, feed, settings))
