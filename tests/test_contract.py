@@ -40,9 +40,7 @@ def test_builds_from_defaults_and_parts_compose_to_the_full_model(name):
     weights = {id(w) for w in model.weights}
     assert all(id(w) in weights for p in parts.values() for w in p.weights), "parts share the weights"
     x, _ = _synthetic(spec, 8)
-    h = x
-    for part in parts.values():
-        h = models.handed_on(part(h, training=False))
+    h = models.run_parts(parts, x)
     np.testing.assert_allclose(np.array(h), np.array(model(x, training=False)), rtol=0, atol=1e-6)
 
 

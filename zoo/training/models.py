@@ -105,3 +105,12 @@ def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
 def handed_on(outputs: Any) -> Any:
     """What a part hands to the next part: its only output, or the first of several."""
     return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+
+
+def run_parts(parts: Mapping[str, keras.Model] | list[keras.Model], x: Any) -> Any:
+    """The parts applied one after the other to ``x`` (inference mode): what the full model
+    computes, if the parts keep the contract. The one place the handing-on rule is applied."""
+    h = x
+    for part in parts.values() if isinstance(parts, Mapping) else parts:
+        h = handed_on(part(h, training=False))
+    return h
