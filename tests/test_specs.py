@@ -2,36 +2,103 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import BUILTIN_ARCHITECTURES
 from tests.fake_plugins import arch
-from zoo.core.errors import InvalidHyperParameter, InvalidSpec, PluginError, UnknownArchitecture
+from zoo import hookimpl
+from zoo.core.errors import InvalidHyperParameter, PluginError, UnknownArchitecture
+from zoo.core.host import registry_from_plugins
 from zoo.core.hparams import parse_assignments, validate
 from zoo.core.registry import resolve
-from zoo.core.specs import HyperParameter
+from zoo.core.specs import DatasetSpec, ExporterSpec, HyperParameter
+
+
+class _OneBadOneGood:
+    """Registers a spec with ``overrides`` applied, then a good one."""
+
+    def __init__(self, **overrides):
+        self.overrides = overrides
+
+    @hookimpl
+    def zoo_register_architectures(self, register):
+        register(arch(self.overrides.pop("name", "bad-net"), **self.overrides))
+        register(arch("good-net"))
+
+
+def _refusal(**overrides) -> tuple[str, list[str]]:
+    """What a plugin registering a bad spec and a good one meets: its recorded error, and what
+    loaded."""
+    warnings: list[str] = []
+    registry = registry_from_plugins(_OneBadOneGood(**overrides), strict=False, warn=warnings.append)
+    (record,) = registry.plugins
+    assert warnings and record.error and "_OneBadOneGood" in warnings[0], "the warning names the plugin"
+    return record.error, sorted(registry.architectures)
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"builder": "no_colon"}, "not a 'module:attribute' reference"),
+        ({"builder": "no_colon"}, "builder 'no_colon' is not a 'module:attribute' reference"),
         ({"family": "transformer"}, "family 'transformer'"),
         ({"task": "detection"}, "task 'detection'"),
         ({"parts": ("encoder",)}, "parts must be two or more"),
         ({"parts": ("full", "head")}, "other than 'full'"),
+        ({"parts": ("enc/1", "head")}, "part name 'enc/1' is not valid"),
         ({"input_shape": (0, 28, 1)}, r"input_shape must be \(height, width, channels\)"),
         ({"input_shape": (784,)}, r"each positive or None, got \(784,\)"),
+        ({"epochs": 0}, "epochs must be a whole number >= 1"),
+        ({"parameters": -3}, "parameters must be a whole number"),
+        ({"name": "Bad Name"}, "architecture name 'Bad Name' is not valid"),
+        ({"name": "a/b"}, "architecture name 'a/b' is not valid"),
+        (
+            {"hyperparameters": (HyperParameter("width", 0.0, minimum=0.25, maximum=8.0),)},
+            r"hyper-parameter 'width': default 0.0 is outside its own range \(0.25 to 8.0\)",
+        ),
+        (
+            {"hyperparameters": (HyperParameter("act", "gelu", type=str, choices=("relu", "tanh")),)},
+            "default 'gelu' is outside its own range",
+        ),
+        ({"hyperparameters": (HyperParameter("units", 2.5, type=int),)}, "default 2.5 is not int"),
+        ({"hyperparameters": (HyperParameter("units", 4, type=list),)}, "type must be int, float"),
+        ({"hyperparameters": (HyperParameter("two words", 4, type=int),)}, "must be a Python identifier"),
+        (
+            {"hyperparameters": (HyperParameter("rate", 0.5, minimum=1.0, maximum=0.0),)},
+            "minimum 1.0 is above maximum 0.0",
+        ),
     ],
 )
-def test_a_malformed_spec_is_refused_with_the_reason(overrides, message):
-    with pytest.raises(InvalidSpec, match=message):
-        arch("x", **overrides)
+def test_a_malformed_spec_is_refused_with_the_reason_and_the_plugins_other_specs_load(overrides, message):
+    error, loaded = _refusal(**overrides)
+    assert re.search(message, error), error
+    assert "InvalidSpec" in error and "refused" in error
+    assert loaded == ["good-net"]
 
 
-def test_a_bad_name_is_refused():
-    with pytest.raises(InvalidSpec, match="name 'Bad Name' is not valid"):
-        arch("Bad Name")
+def test_a_malformed_dataset_or_exporter_is_refused_with_the_reason():
+    class Plugin:
+        @hookimpl
+        def zoo_register_datasets(self, register):
+            register(DatasetSpec("d", "m:load", "x", image_shape=(28,), num_classes=10))
+            register(DatasetSpec("e", "m:load", "x", image_shape=None, num_classes=2, class_names=("a",)))
+
+        @hookimpl
+        def zoo_register_exporters(self, register):
+            register(ExporterSpec("f", "m:export", "x", verifier="nope"))
+
+    registry = registry_from_plugins(Plugin(), strict=False)
+    error = registry.plugins[0].error
+    assert "dataset 'd' refused: image_shape must be None or (height, width[, channels])" in error
+    assert "dataset 'e' refused: 1 class_names for 2 classes" in error
+    assert "exporter 'f' refused: verifier 'nope' is not a 'module:attribute' reference" in error
+    assert not registry.datasets and not registry.exporters
+
+
+def test_every_builtin_spec_has_no_problems(registry):
+    for spec in [*registry.architectures.values(), *registry.datasets.values(), *registry.exporters.values()]:
+        assert spec.problems() == [], spec.name
 
 
 def test_unknown_names_list_what_exists(registry):

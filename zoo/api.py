@@ -18,12 +18,18 @@ What is here:
 - ``ExportJob``, what an exporter receives, and the export folder's names
   (``MANIFEST_FILE``, ``TEST_DATA``, ``FULL``, ``stage_file``, ``stage_test_set``,
   ``read_manifest``);
-- the errors a plugin raises, each shown to the user as one line (``ZooError`` and kin);
-- helpers: ``readable_folder`` and ``segmentation_masks`` (datasets), ``check_external_data``,
-  ``outside_reason`` and ``sha256_of`` (ONNX files that came from elsewhere).
+- the errors a plugin raises for the user's mistakes, each shown as one line with exit code 2:
+  ``DatasetUnavailable`` (a data folder or file that is missing or wrong), ``ShapeMismatch``,
+  ``InvalidHyperParameter``, ``InvalidOption``, ``ModelFileError``, ``OutputExists`` (all
+  ``ZooError``); any other exception from plugin code is shown as
+  ``zoo: error in plugin 'NAME' (module:attr): ...`` with exit code 1 (a bug in the plugin);
+- helpers: ``load_dataset`` (a registered dataset, as its loader returns it), ``readable_folder``
+  and ``segmentation_masks`` (datasets), ``check_external_data``, ``outside_reason`` and
+  ``sha256_of`` (ONNX files that came from elsewhere);
+- ``parametrize_with_checks``: ``zoo plugins check``'s checks as pytest tests.
 
-The two helpers that need NumPy are imported on first use, so that importing this module (as
-every plugin's ``__init__`` does) costs ``zoo list`` nothing measurable.
+The helpers that need NumPy or pytest are imported on first use, so that importing this module
+(as every plugin's ``__init__`` does) costs ``zoo list`` nothing measurable.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from zoo.core.errors import (
     InvalidOption,
     InvalidSpec,
     ModelFileError,
+    OutputExists,
     PluginError,
     ShapeMismatch,
     UnsafeModelFile,
@@ -52,11 +59,14 @@ from zoo.runs.exports import FULL, MANIFEST_FILE, TEST_DATA, read_manifest, stag
 from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
 
 if TYPE_CHECKING:
-    from zoo.training.data import readable_folder, segmentation_masks
+    from zoo.checks.testing import parametrize_with_checks
+    from zoo.training.data import load_dataset, readable_folder, segmentation_masks
 
 _ON_FIRST_USE = {
+    "load_dataset": "zoo.training.data",
     "readable_folder": "zoo.training.data",
     "segmentation_masks": "zoo.training.data",
+    "parametrize_with_checks": "zoo.checks.testing",
 }
 
 __all__ = [
@@ -74,6 +84,7 @@ __all__ = [
     "InvalidOption",
     "InvalidSpec",
     "ModelFileError",
+    "OutputExists",
     "PluginError",
     "ShapeMismatch",
     "Task",
@@ -82,7 +93,9 @@ __all__ = [
     "__version__",
     "check_external_data",
     "hookimpl",
+    "load_dataset",
     "outside_reason",
+    "parametrize_with_checks",
     "read_manifest",
     "readable_folder",
     "segmentation_masks",

@@ -1,4 +1,4 @@
-"""``zoo list``, ``info``, ``plugins`` and ``datasets``: what is registered, described without
+"""``zoo list``, ``info`` and ``datasets``: what is registered, described without
 importing TensorFlow."""
 
 from __future__ import annotations
@@ -64,35 +64,6 @@ def info_command(ctx: click.Context, name: str, as_json: bool) -> None:
         click.echo(format_info(info))
 
 
-@click.command("plugins")
-@click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
-@click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
-@click.pass_context
-def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
-    """Installed plugins: distribution, version, hooks, what they registered, and load errors."""
-    # A plugin that failed is always shown, built-in or not.
-    records = [p for p in get_registry(ctx).plugins if show_all or not p.builtin or p.error]
-    if as_json:
-        emit_json([p.to_json() for p in records])
-        return
-    if not records:
-        click.echo("No third-party plugins installed (--all shows the built-in ones).", err=True)
-        return
-    rows = [
-        [
-            p.name,
-            f"{p.distribution or '-'} {p.version or ''}".strip(),
-            "yes" if p.builtin else "no",
-            ",".join(h.removeprefix("zoo_register_") for h in p.hooks) or "-",
-            ", ".join(p.registered) or "-",
-            p.path or "-",  # plugins are code: where it runs from
-            f"ERROR {p.error}" if p.error else "ok",
-        ]
-        for p in records
-    ]
-    click.echo(table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "PATH", "STATUS"]))
-
-
 @click.command("datasets")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
 @click.pass_context
@@ -117,4 +88,4 @@ def datasets_command(ctx: click.Context, as_json: bool) -> None:
     click.echo(table(cells, ["NAME", "IMAGES", "CLASSES", "PLUGIN", "SUMMARY"]))
 
 
-COMMANDS = (list_command, info_command, plugins_command, datasets_command)
+COMMANDS = (list_command, info_command, datasets_command)

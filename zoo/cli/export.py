@@ -110,12 +110,12 @@ def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool
 
     Exit code 1 if any check fails.
     """
-    from zoo.core.registry import resolve
+    from zoo.core.registry import call
 
     spec = get_registry(ctx).exporter(exporter)
     if not spec.verifier:
         raise click.UsageError(f"exporter {exporter!r} offers no verification")
-    report = resolve(spec.verifier, owner=f"exporter {exporter!r}")(path, reference=reference)
+    report = call(spec, spec.verifier, path, reference=reference)
     if as_json:
         emit_json(report)
     else:

@@ -2,7 +2,8 @@
 
 Each command lives in the module of its group (catalog, train, export, bench) and is added
 here. Errors a user can act on (``ZooError``, bad options) are one line on stderr with exit code 2;
-anything else is an internal error, exit code 1. ``--debug`` shows the traceback.
+an exception from a plugin's code is ``zoo: error in plugin 'NAME' (module:attr): ...``, exit code
+1; anything else is an internal error (a bug in zoo), exit code 1. ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 import click
 
 from zoo import __version__
-from zoo.cli import bench, catalog, export, train
+from zoo.cli import bench, catalog, export, plugins, train
 from zoo.cli.output import warn
 from zoo.core import settings
-from zoo.core.errors import ZooError
+from zoo.core.errors import PluginCodeError, ZooError
 
 MAX_MESSAGE = 400  # an exception may carry a whole tensor; a message is for reading
 
@@ -47,7 +48,9 @@ class ZooGroup(click.Group):
         except ZooError as exc:
             if debug:
                 raise
-            click.echo(f"zoo: error: {_one_line(str(exc))}", err=True)
+            # "zoo: error in plugin 'x' (module:attr): ..." says whose bug it is by itself
+            label = "" if isinstance(exc, PluginCodeError) else "error: "
+            click.echo(f"zoo: {label}{_one_line(str(exc))}", err=True)
             code = exc.exit_code
         except (click.Abort, KeyboardInterrupt):
             click.echo("zoo: interrupted", err=True)
@@ -91,7 +94,7 @@ def cli(ctx: click.Context, debug: bool, unsafe_load_code: bool) -> None:
         )
 
 
-for module in (catalog, train, export, bench):
+for module in (catalog, plugins, train, export, bench):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -108,3 +108,13 @@ class PluginError(ZooError):
     """A plugin that does not keep the contract (a builder that cannot be found, say)."""
 
     exit_code = 1
+
+
+class PluginCodeError(PluginError):
+    """Plugin code (a builder, loader, pretrainer, exporter or verifier) raised an exception that
+    is not a ``ZooError``: a bug in that plugin, named with the callable, rather than in zoo
+    (an internal error) or in the user's input (exit code 2)."""
+
+    def __init__(self, plugin: str, ref: str, error: BaseException) -> None:
+        self.plugin, self.ref, self.error = plugin, ref, error
+        super().__init__(f"error in plugin {plugin!r} ({ref}): {type(error).__name__}: {error}")

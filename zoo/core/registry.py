@@ -13,10 +13,13 @@ from typing import Any
 from zoo.core.errors import (
     DatasetUnavailable,
     DuplicateName,
+    InvalidSpec,
+    PluginCodeError,
     PluginError,
     UnknownArchitecture,
     UnknownDataset,
     UnknownExporter,
+    ZooError,
 )
 from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec
 
@@ -83,10 +86,14 @@ class Registry:
         }[kind]
 
     def add(self, spec: Spec) -> None:
-        """Add a spec; a name already taken (by any plugin) is refused."""
+        """Add a spec; one with problems (``spec.problems()``), or whose name is taken (by any
+        plugin), is refused with the reason."""
         table = self.table_for(spec)
+        kind = _KINDS[type(spec)]
+        problems = spec.problems()
+        if problems:
+            raise InvalidSpec(f"{kind} {spec.name!r} refused: {'; '.join(problems)}")
         if spec.name in table:
-            kind = _KINDS[type(spec)]
             raise DuplicateName(
                 f"{kind} {spec.name!r} is already registered by plugin {table[spec.name].plugin!r}"
             )
@@ -116,6 +123,28 @@ class Registry:
             raise UnknownExporter(name, self.exporters) from None
 
 
+def owner(spec: Spec) -> str:
+    """Who declared a spec's references, for errors: ``architecture 'unet' of plugin 'unet'``."""
+    kind = _KINDS.get(type(spec), "spec")
+    return f"{kind} {spec.name!r}" + (f" of plugin {spec.plugin!r}" if spec.plugin else "")
+
+
+def call(spec: Spec, ref: str, /, *args: Any, **kwargs: Any) -> Any:
+    """Call plugin code: ``ref`` (one of ``spec``'s references), resolved now.
+
+    A ``ZooError`` it raises is the plugin telling the user of a mistake and passes as it is;
+    any other exception is a bug in the plugin and becomes a ``PluginCodeError`` naming the
+    plugin and the callable.
+    """
+    function = resolve(ref, owner=owner(spec))
+    try:
+        return function(*args, **kwargs)
+    except ZooError:
+        raise
+    except Exception as exc:
+        raise PluginCodeError(spec.plugin or owner(spec), ref, exc) from exc
+
+
 def resolve(ref: str, owner: str = "") -> Any:
     """Import ``"package.module:attr.sub"`` and return the attribute.
 
@@ -127,6 +156,10 @@ def resolve(ref: str, owner: str = "") -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise PluginError(f"Cannot import {module_name!r} for {ref!r}{where}: {exc}") from exc
+    except Exception as exc:  # the module's own code failed while importing
+        raise PluginError(
+            f"Importing {module_name!r} for {ref!r}{where} raised {type(exc).__name__}: {exc}"
+        ) from exc
     for attr in attr_path.split("."):
         try:
             obj = getattr(obj, attr)

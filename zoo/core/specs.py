@@ -6,11 +6,11 @@ data is loaded (``zoo.core.registry.resolve``), so ``zoo list`` never imports Ke
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.core.errors import InvalidSpec
 from zoo.core.tasks import TASKS, task
 
 FAMILIES = ("autoencoder", "classifier", "segmentation", "generative", "other")
@@ -20,18 +20,36 @@ LR_SCHEDULES = ("constant", "epoch-decay", "cosine", "plateau")
 EPOCH_DECAY = 0.8
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a Keras layer name and a file name
 
 
-def _check_name(kind: str, name: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidSpec(
-            f"{kind} name {name!r} is not valid: use lower-case letters, digits, '-', '_' or '.'"
-        )
+def _name_problem(kind: str, name: Any) -> list[str]:
+    if isinstance(name, str) and _NAME.match(name):
+        return []
+    return [f"{kind} name {name!r} is not valid: use lower-case letters, digits, '-', '_' or '.'"]
 
 
-def _check_ref(kind: str, name: str, ref: str) -> None:
-    if not isinstance(ref, str) or not _REF.match(ref):
-        raise InvalidSpec(f"{kind} {name!r}: {ref!r} is not a 'module:attribute' reference")
+def _ref_problem(what: str, ref: Any) -> list[str]:
+    if isinstance(ref, str) and _REF.match(ref):
+        return []
+    return [f"{what} {ref!r} is not a 'module:attribute' reference"]
+
+
+def _part(name: Any) -> bool:
+    return isinstance(name, str) and bool(_PART.match(name))
+
+
+def _is(value: Any, kind: type) -> bool:
+    """Whether ``value`` is of a hyper-parameter type (an int is a float; a bool is neither)."""
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 @dataclass(frozen=True)
@@ -50,9 +68,35 @@ class HyperParameter:
     minimum: float | None = None
     maximum: float | None = None
 
-    def __post_init__(self) -> None:
+    def problems(self) -> list[str]:
+        """What is wrong with this hyper-parameter, in words (empty: nothing)."""
+        where = f"hyper-parameter {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            return [f"{where}: its name must be a Python identifier (the builder's keyword argument)"]
         if self.type not in (int, float, bool, str):
-            raise InvalidSpec(f"hyper-parameter {self.name!r}: type must be int, float, bool or str")
+            return [f"{where}: type must be int, float, bool or str, got {self.type!r}"]
+        kind = self.type.__name__
+        found = [f"{where}: choice {c!r} is not {kind}" for c in self.choices if not _is(c, self.type)]
+        bounds = [b for b in (self.minimum, self.maximum) if b is not None]
+        if any(not _is(b, float) for b in bounds):
+            found.append(f"{where}: minimum and maximum must be finite numbers")
+        elif len(bounds) == 2 and self.minimum > self.maximum:  # type: ignore[operator]
+            found.append(f"{where}: minimum {self.minimum} is above maximum {self.maximum}")
+        if found:
+            return found
+        if not _is(self.default, self.type):
+            return [f"{where}: default {self.default!r} is not {self.type.__name__}"]
+        if not self.admits(self.default):
+            return [f"{where}: default {self.default!r} is outside its own range ({self.describe_range()})"]
+        return []
+
+    def admits(self, value: Any) -> bool:
+        """Whether a value of the right type is among the choices and within the bounds."""
+        return not (
+            (self.choices and value not in self.choices)
+            or (self.minimum is not None and value < self.minimum)
+            or (self.maximum is not None and value > self.maximum)
+        )
 
     def describe_range(self) -> str:
         """The valid values in words, for help text and error messages."""
@@ -110,37 +154,47 @@ class ArchitectureSpec:
     pretrainer: str = ""
     plugin: str = field(default="", compare=False)
 
-    def __post_init__(self) -> None:
-        _check_name("architecture", self.name)
-        _check_ref("architecture", self.name, self.builder)
+    def problems(self) -> list[str]:
+        """What is wrong with this spec, in words (empty: nothing). Checked when a plugin
+        registers it, without importing TensorFlow; a spec with problems is refused."""
+        found = _name_problem("architecture", self.name)
+        found += _ref_problem("builder", self.builder)
         if self.pretrainer:
-            _check_ref("architecture", self.name, self.pretrainer)
+            found += _ref_problem("pretrainer", self.pretrainer)
         if self.family not in FAMILIES:
-            raise InvalidSpec(
-                f"architecture {self.name!r}: family {self.family!r} is not one of {', '.join(FAMILIES)}"
-            )
+            found.append(f"family {self.family!r} is not one of {', '.join(FAMILIES)}")
         if self.task not in TASKS:
-            raise InvalidSpec(
-                f"architecture {self.name!r}: task {self.task!r} is not one of {', '.join(TASKS)}"
-            )
-        if len(self.parts) < 2 or len(set(self.parts)) != len(self.parts) or "full" in self.parts:
-            raise InvalidSpec(
-                f"architecture {self.name!r}: parts must be two or more distinct names other than "
-                f"'full', got {self.parts!r}"
-            )
-        if len(self.input_shape) != 3 or any(d is not None and d <= 0 for d in self.input_shape):
-            raise InvalidSpec(
-                f"architecture {self.name!r}: input_shape must be (height, width, channels), "
-                f"each positive or None, got {self.input_shape!r}"
+            found.append(f"task {self.task!r} is not one of {', '.join(TASKS)}")
+        parts = tuple(self.parts) if isinstance(self.parts, (tuple, list)) else ()
+        if len(parts) < 2 or len(set(parts)) != len(parts) or "full" in parts:
+            found.append(f"parts must be two or more distinct names other than 'full', got {self.parts!r}")
+        found += [f"part name {p!r} is not valid: use letters, digits and '_'" for p in parts if not _part(p)]
+        shape = tuple(self.input_shape) if isinstance(self.input_shape, (tuple, list)) else ()
+        if len(shape) != 3 or any(d is not None and not _whole(d, 1) for d in shape):
+            found.append(
+                "input_shape must be (height, width, channels), each positive or None, "
+                f"got {self.input_shape!r}"
             )
         if self.lr_schedule not in LR_SCHEDULES:
-            raise InvalidSpec(
-                f"architecture {self.name!r}: lr_schedule {self.lr_schedule!r} is not one of "
-                f"{', '.join(LR_SCHEDULES)}"
-            )
+            found.append(f"lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
+        for field_name in ("epochs", "batch_size"):
+            if not _whole(getattr(self, field_name), 1):
+                found.append(f"{field_name} must be a whole number >= 1, got {getattr(self, field_name)!r}")
+        if not _is(self.learning_rate, float) or self.learning_rate <= 0:
+            found.append(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        if self.parameters is not None and not _whole(self.parameters, 1):
+            found.append(f"parameters must be a whole number >= 1 or None, got {self.parameters!r}")
+        found += _name_problem("default_dataset", str(self.default_dataset).partition(":")[0])
+        if not isinstance(self.hyperparameters, (tuple, list)) or not all(
+            isinstance(h, HyperParameter) for h in self.hyperparameters
+        ):
+            return [*found, "hyperparameters must be a tuple of HyperParameter"]
         names = [h.name for h in self.hyperparameters]
         if len(set(names)) != len(names):
-            raise InvalidSpec(f"architecture {self.name!r}: hyper-parameter names repeat: {names}")
+            found.append(f"hyper-parameter names repeat: {names}")
+        for param in self.hyperparameters:
+            found += param.problems()
+        return found
 
     @property
     def training_loss(self) -> str:
@@ -178,11 +232,18 @@ class DatasetSpec:
     argument: str = ""
     plugin: str = field(default="", compare=False)
 
-    def __post_init__(self) -> None:
-        _check_name("dataset", self.name)
-        _check_ref("dataset", self.name, self.loader)
-        if self.num_classes < 0:
-            raise InvalidSpec(f"dataset {self.name!r}: num_classes must be >= 0 (0: found on load)")
+    def problems(self) -> list[str]:
+        """What is wrong with this spec, in words (empty: nothing)."""
+        found = _name_problem("dataset", self.name) + _ref_problem("loader", self.loader)
+        if not _whole(self.num_classes, 0):
+            found.append(f"num_classes must be a whole number >= 0 (0: found on load): {self.num_classes!r}")
+        elif self.class_names and self.num_classes and len(self.class_names) != self.num_classes:
+            found.append(f"{len(self.class_names)} class_names for {self.num_classes} classes")
+        shape = self.image_shape
+        sized = isinstance(shape, (tuple, list)) and len(shape) in (2, 3) and all(_whole(d, 1) for d in shape)
+        if shape is not None and not sized:
+            found.append(f"image_shape must be None or (height, width[, channels]), positive, not {shape!r}")
+        return found
 
 
 @dataclass(frozen=True)
@@ -201,8 +262,7 @@ class ExporterSpec:
     verifier: str = ""
     plugin: str = field(default="", compare=False)
 
-    def __post_init__(self) -> None:
-        _check_name("exporter", self.name)
-        _check_ref("exporter", self.name, self.exporter)
-        if self.verifier:
-            _check_ref("exporter", self.name, self.verifier)
+    def problems(self) -> list[str]:
+        """What is wrong with this spec, in words (empty: nothing)."""
+        found = _name_problem("exporter", self.name) + _ref_problem("exporter", self.exporter)
+        return found + (_ref_problem("verifier", self.verifier) if self.verifier else [])

@@ -21,11 +21,12 @@ from zoo.core.errors import (
     FolderBusy,
     InvalidOption,
     OutputExists,
+    PluginError,
     RunFolderError,
 )
 from zoo.core.hparams import validate
-from zoo.core.registry import Registry, resolve
-from zoo.core.specs import ArchitectureSpec
+from zoo.core.registry import Registry, call, owner, resolve
+from zoo.core.specs import ArchitectureSpec, ExporterSpec
 from zoo.export.job import ExportJob
 from zoo.runs import atomic, exports, locks, modelcard, run_folder
 from zoo.runs.run_folder import Run
@@ -96,6 +97,21 @@ def _model_and_samples(registry: Registry, run: Run) -> tuple[Any, Any]:
     return model, samples
 
 
+def _check_manifest(exporter: ExporterSpec, manifest: Any) -> None:
+    """What an exporter returned is a manifest as ``ExporterSpec`` documents it: a dict whose
+    ``files`` each name their ``file`` and say whether it ``passed``."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    bad = not isinstance(files, list) or not files
+    bad = bad or any(
+        not isinstance(f, dict) or not isinstance(f.get("passed"), bool) or "file" not in f for f in files
+    )
+    if bad:
+        raise PluginError(
+            f"{owner(exporter)} returned {type(manifest).__name__} from {exporter.exporter}, not a manifest: "
+            "a dict whose 'files' list holds one {'file': ..., 'passed': True or False} per file"
+        )
+
+
 def _judge(run: Run, manifest: dict[str, Any]) -> None:
     """Every file and the chain of parts passed, or the export fails naming what did not."""
     failed = [f"{f['part']}: {f['reason']}" for f in manifest["files"] if not f["passed"]]
@@ -125,7 +141,7 @@ def export_run(
     with locks.hold_output(final):  # a second export to the same folder is refused at once
         atomic.remove(atomic.leftovers(final.parent, final.name))  # what killed exports left
         import_keras()  # before any plugin module imports it, so that its start-up stays quiet
-        export_fn = resolve(exporter_spec.exporter, owner=f"exporter {exporter_spec.name!r}")
+        resolve(exporter_spec.exporter, owner=owner(exporter_spec))  # a missing exporter fails first
         model, samples = _model_and_samples(registry, run)
         with atomic.atomic_dir(final) as tmp:
             job = ExportJob(
@@ -139,9 +155,10 @@ def export_run(
                 load_data=_dataset_loader(registry, spec, run),
             )
             try:
-                manifest = export_fn(job)
+                manifest = call(exporter_spec, exporter_spec.exporter, job)
             except ExportValidationError as exc:  # raised before the manifest: the same words
                 raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({exc})") from exc
+            _check_manifest(exporter_spec, manifest)
             _judge(run, manifest)
             atomic.write_json(tmp / exports.MANIFEST_FILE, manifest)
     if (

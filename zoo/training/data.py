@@ -16,7 +16,7 @@ import numpy as np
 
 from zoo.core import settings
 from zoo.core.errors import DatasetUnavailable, ShapeMismatch
-from zoo.core.registry import Registry, resolve
+from zoo.core.registry import Registry, call
 from zoo.core.specs import ArchitectureSpec, DatasetSpec
 from zoo.core.tasks import task
 
@@ -62,6 +62,9 @@ def data_dir(option: str | os.PathLike[str] | None = None) -> Path | None:
         return path
     value = os.environ.get(settings.DATA_DIR)
     return Path(value).expanduser() if value else None
+
+
+_data_dir = data_dir
 
 
 def as_float_images(x: Any, name: str) -> np.ndarray:
@@ -150,6 +153,27 @@ def load_arrays(registry: Registry, spec: ArchitectureSpec, dataset: str, direct
     return load(dataset_spec, spec, data_dir(directory), argument=argument)
 
 
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    input_shape: tuple[int | None, ...] = (28, 28, 1),
+    registry: Registry | None = None,
+) -> tuple[Any, ...]:
+    """A registered dataset exactly as its loader returns it, ``(x_train, y_train, x_test,
+    y_test[, class_names])``: for a plugin's loader that builds on another dataset. ``data_dir``
+    defaults to ``$ZOO_DATA_DIR``; ``input_shape`` is passed on for datasets that make images to
+    fit (``synthetic``); ``registry`` defaults to the installed plugins'."""
+    if registry is None:
+        from zoo.core.host import load_registry
+
+        registry = load_registry()
+    spec = registry.dataset(name)
+    argument = name.partition(":")[2]
+    extra = {"argument": argument} if spec.argument else {}
+    directory = _data_dir(data_dir)  # the parameter keeps the public name of zoo's option
+    return tuple(call(spec, spec.loader, data_dir=directory, input_shape=tuple(input_shape), **extra))
+
+
 def load(
     dataset: DatasetSpec,
     arch: ArchitectureSpec,
@@ -160,9 +184,8 @@ def load(
 
     ``argument`` is what followed ``NAME:`` for datasets that take one (``folder:PATH``).
     """
-    loader = resolve(dataset.loader, owner=f"dataset {dataset.name!r}")
     extra = {"argument": argument} if dataset.argument else {}
-    loaded = loader(data_dir=directory, input_shape=arch.input_shape, **extra)
+    loaded = call(dataset, dataset.loader, data_dir=directory, input_shape=arch.input_shape, **extra)
     x_train, y_train, x_test, y_test = loaded[:4]
     class_names = tuple(loaded[4]) if len(loaded) > 4 else tuple(dataset.class_names)
     x_train = as_float_images(x_train, dataset.name)

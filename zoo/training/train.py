@@ -20,7 +20,7 @@ import numpy as np
 from zoo import __version__
 from zoo.core.errors import InvalidOption, ShapeMismatch
 from zoo.core.hparams import validate
-from zoo.core.registry import Registry, resolve
+from zoo.core.registry import Registry, call
 from zoo.core.specs import LR_SCHEDULES, ArchitectureSpec
 from zoo.core.tasks import task
 from zoo.runs import atomic, locks, run_folder
@@ -238,9 +238,10 @@ def _pretrain(spec: ArchitectureSpec, model: Any, x: np.ndarray, plan: _Plan, lo
     """Run the architecture's pre-training, if it has one, on the training split only."""
     if not spec.pretrainer:
         return {}
-    pretrain = resolve(spec.pretrainer, owner=f"architecture {spec.name!r}")
     started = time.perf_counter()
-    figures = pretrain(
+    figures = call(
+        spec,
+        spec.pretrainer,
         model,
         x,
         hyperparameters=plan.params,

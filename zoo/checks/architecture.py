@@ -1,0 +1,221 @@
+"""The checks of an architecture: its spec, its builder, its parts, its parameter count, one
+training step, and its export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from zoo.checks.check import CheckFailed, CheckSkipped
+from zoo.checks.subjects import ArchitectureSubject
+from zoo.core.registry import owner, resolve
+from zoo.core.specs import HyperParameter
+
+COMPOSE_TOLERANCE = 1e-5  # float32 sums in another order: the parts equal the model up to this
+DEFAULT_EXPORTER = "onnx"
+
+
+def spec_is_valid(subject: ArchitectureSubject) -> str:
+    spec = subject.spec
+    problems = spec.problems()
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    dataset = spec.default_dataset.partition(":")[0]
+    if dataset not in subject.registry.datasets:
+        raise CheckFailed(
+            f"default dataset {dataset!r} is not registered "
+            f"(registered: {', '.join(sorted(subject.registry.datasets)) or 'none'})"
+        )
+    return f"{len(spec.hyperparameters)} hyper-parameters, parts {', '.join(spec.parts)}"
+
+
+def references_resolve(subject: ArchitectureSubject) -> str:
+    spec = subject.spec
+    refs = [spec.builder, *([spec.pretrainer] if spec.pretrainer else [])]
+    for ref in refs:
+        if not callable(resolve(ref, owner=owner(spec))):
+            raise CheckFailed(f"{ref} is not callable")
+    return ", ".join(refs)
+
+
+def builds(subject: ArchitectureSubject) -> str:
+    model = subject.make("model", subject.build)
+    have = tuple(model.input_shape[1:])
+    if have != tuple(subject.spec.input_shape):
+        raise CheckFailed(f"the model takes inputs of shape {have}, the spec says {subject.spec.input_shape}")
+    return f"input {have}, {model.count_params():,} parameters"
+
+
+def varied(param: HyperParameter) -> Any:
+    """A valid value other than the default (None if there is none to try)."""
+    default = param.default
+    if param.type is bool:
+        return not default
+    if param.choices:
+        return next((c for c in param.choices if c != default), None)
+    if param.type is int:
+        candidates: list[Any] = [default + 1, default - 1]
+    elif param.type is float:
+        low = param.minimum if param.minimum is not None else default - 1.0
+        high = param.maximum if param.maximum is not None else default + 1.0
+        candidates = [default * 1.25, default * 0.8, (default + high) / 2, (default + low) / 2]
+    else:
+        return None
+    return next((c for c in candidates if c != default and param.admits(c)), None)
+
+
+def builds_varied(subject: ArchitectureSubject) -> str:
+    changed = {p.name: v for p in subject.spec.hyperparameters if (v := varied(p)) is not None}
+    if not changed:
+        raise CheckSkipped("no hyper-parameter to vary")
+    subject.model()  # the defaults first: a failure there is that check's
+    described = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+    try:
+        model = subject.build(changed)
+    except Exception as exc:
+        raise CheckFailed(f"with {described}: {exc}") from exc
+    return f"{described}: {model.count_params():,} parameters"
+
+
+def parts_exist(subject: ArchitectureSubject) -> str:
+    from zoo.training import models
+
+    parts = subject.make("parts", lambda: models.parts(subject.spec, subject.model()))
+    return ", ".join(
+        f"{name} {tuple(p.input_shape[1:]) if not _several(p.inputs) else '…'}" for name, p in parts.items()
+    )
+
+
+def _several(tensors: Any) -> bool:
+    return isinstance(tensors, (list, tuple)) and len(tensors) > 1
+
+
+def parts_in_order(subject: ArchitectureSubject) -> str:
+    parts = subject.parts()
+    model = subject.model()
+    applied = [layer.name for layer in model.layers if layer.name in parts]  # topological order
+    if applied != list(subject.spec.parts):
+        raise CheckFailed(
+            f"parts are declared as ({', '.join(subject.spec.parts)}) but the model applies them as "
+            f"({', '.join(applied)})"
+        )
+    first = next(iter(parts.values()))
+    if tuple(first.input_shape[1:]) != tuple(model.input_shape[1:]) and not _several(first.inputs):
+        raise CheckFailed(
+            f"the first part, {subject.spec.parts[0]!r}, takes {tuple(first.input_shape[1:])}, "
+            f"the model takes {tuple(model.input_shape[1:])}"
+        )
+    return " -> ".join(applied)
+
+
+def parts_share_weights(subject: ArchitectureSubject) -> str:
+    parts = subject.parts()
+    model = subject.model()
+    held = {id(w) for w in model.weights}
+    for name, part in parts.items():
+        own = [w for w in part.weights if id(w) not in held]
+        if own:
+            raise CheckFailed(f"part {name!r} has weights the full model does not hold ({own[0].path})")
+    shared = {id(w) for p in parts.values() for w in p.trainable_weights}
+    loose = [w.path for w in model.trainable_weights if id(w) not in shared]
+    if loose:
+        raise CheckFailed(f"the full model trains weights outside every part: {', '.join(loose[:3])}")
+    return f"{len(shared)} trainable weight tensors, all in the parts"
+
+
+def parts_compose(subject: ArchitectureSubject) -> str:
+    import numpy as np
+
+    from zoo.training import models
+
+    parts = subject.parts()
+    model = subject.model()
+    x, _ = subject.synthetic(8)
+    try:
+        chained = models.run_parts(parts, x)
+    except Exception as exc:
+        raise CheckFailed(f"the parts applied in order fail: {type(exc).__name__}: {exc}") from exc
+    full = model(x, training=False)
+    full = full[0] if isinstance(full, (list, tuple)) else full
+    chained, full = np.asarray(chained), np.asarray(full)
+    if chained.shape != full.shape:
+        raise CheckFailed(f"the parts applied in order give shape {chained.shape}, the model {full.shape}")
+    diff = float(np.max(np.abs(chained - full))) if full.size else 0.0
+    if not diff <= COMPOSE_TOLERANCE:
+        raise CheckFailed(
+            f"the parts applied in order differ from the full model by {diff:.3g} (> {COMPOSE_TOLERANCE:g})"
+        )
+    return f"max |parts - model| {diff:.1e} on 8 synthetic images"
+
+
+def parameter_count(subject: ArchitectureSubject) -> str:
+    import numpy as np
+
+    declared = subject.spec.parameters
+    if declared is None:
+        raise CheckSkipped("the spec declares no parameter count (parameters=None)")
+    found = sum(int(np.prod(w.shape)) for w in subject.model().trainable_weights)
+    if found != declared:
+        raise CheckFailed(f"declares parameters={declared:,} but the model has {found:,} trainable")
+    return f"{found:,} trainable"
+
+
+def training_step(subject: ArchitectureSubject) -> str:
+    from zoo.training.compile import compile_model
+    from zoo.training.data import targets
+
+    subject.model()  # a failure to build is that check's
+    spec = subject.spec
+    model = subject.build()  # a fresh model: training changes its weights
+    compile_model(model, spec, learning_rate=spec.learning_rate)
+    x, y = subject.synthetic(32)
+    t = targets(spec, x, y)
+    before = model.evaluate(x, t, verbose=0, return_dict=True)["loss"]
+    model.train_on_batch(x, t)
+    after = model.evaluate(x, t, verbose=0, return_dict=True)["loss"]
+    if not after < before:
+        raise CheckFailed(
+            f"one step of {spec.training_loss} at learning rate {spec.learning_rate:g} on 32 synthetic "
+            f"images did not lower the loss ({before:.6g} -> {after:.6g})"
+        )
+    return f"loss {before:.4g} -> {after:.4g}"
+
+
+def exports(subject: ArchitectureSubject) -> str:
+    from zoo.core.registry import call
+
+    subject.model()
+    result = subject.export(DEFAULT_EXPORTER)  # fails unless every file and the chain passed
+    files = result.manifest.get("files", [])
+    stages = [f.get("part") for f in files]
+    if stages != ["full", *subject.spec.parts]:
+        raise CheckFailed(f"the export holds {stages}, not the full model and every part in order")
+    exporter = subject.registry.exporter(DEFAULT_EXPORTER)
+    if exporter.verifier:
+        report = call(exporter, exporter.verifier, str(result.path), reference=False)
+        if not report["passed"]:
+            failed = [
+                f"{f['file']}: {'; '.join(f.get('failures', []))}" for f in report["files"] if not f["passed"]
+            ]
+            raise CheckFailed(f"zoo verify fails the export: {', '.join(failed)}")
+    worst = max((f.get("parity", {}).get("max_abs_diff", 0.0) for f in files), default=0.0)
+    chain = result.manifest.get("chain")
+    said = f"{', '.join(f['file'] for f in files)}: max |ONNX-Keras| {worst:.1e}"
+    if chain:
+        said += f", chain {' -> '.join(chain['parts'])} {chain['max_abs_diff']:.1e}"
+    return said
+
+
+CHECKS: tuple[tuple[str, str, Callable[[ArchitectureSubject], str | None]], ...] = (
+    ("spec", "the spec is valid and its default dataset registered", spec_is_valid),
+    ("resolves", "the builder (and pretrainer) import and are callable", references_resolve),
+    ("builds", "the model builds from the defaults, with the declared input shape", builds),
+    ("builds-varied", "the model builds with non-default hyper-parameters", builds_varied),
+    ("parts-exist", "each declared part is a Keras sub-model of the model", parts_exist),
+    ("parts-order", "the model applies the parts in the declared order", parts_in_order),
+    ("parts-share-weights", "the parts hold the model's weights, not copies", parts_share_weights),
+    ("parts-compose", "the parts applied in order equal the model", parts_compose),
+    ("parameters", "the declared parameter count is the model's", parameter_count),
+    ("train-step", "one training step on synthetic data lowers the loss", training_step),
+    ("export", "the ONNX export passes: every file matches Keras, and the chain of parts", exports),
+)

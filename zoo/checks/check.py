@@ -1,0 +1,80 @@
+"""One check of the plugin contract, and what running it found."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zoo.core.errors import ZooError
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+class CheckFailed(AssertionError):
+    """The plugin breaks the contract; the message says how, in one line. An AssertionError so
+    that pytest shows it as a failed test."""
+
+
+class CheckSkipped(Exception):
+    """The check cannot run here (a dataset not downloaded, a check it needs failed); not a
+    failure."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named check of one registered item (``kind`` ``plugin``, ``architecture``, ``dataset``
+    or ``exporter``). ``run`` raises ``CheckFailed`` or ``CheckSkipped``, or returns a detail for
+    the table (a figure, what was tried)."""
+
+    kind: str
+    item: str
+    name: str
+    why: str
+    run: Callable[[], str | None]
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.item}:{self.name}"
+
+    def __call__(self) -> str | None:
+        return self.run()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    check: Check
+    status: str
+    detail: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check.name,
+            "why": self.check.why,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def said(exc: BaseException) -> str:
+    """An exception in the words a plugin author reads: zoo's own errors as they are (they
+    name the plugin and the callable), others with their type."""
+    if isinstance(exc, (CheckFailed, CheckSkipped, ZooError)):
+        return " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def run(check: Check) -> Outcome:
+    """Run one check; any exception it raises is its failure (a check never stops the others)."""
+    started = time.perf_counter()
+    try:
+        detail = check.run() or ""
+        status = PASS
+    except CheckSkipped as exc:
+        status, detail = SKIP, said(exc)
+    except Exception as exc:
+        status, detail = FAIL, said(exc)
+    return Outcome(check, status, detail, time.perf_counter() - started)

@@ -1,0 +1,158 @@
+"""What the checks of one item share, made once: the model built from the defaults, its parts,
+synthetic data, the export. A piece that failed to make is remembered, and every check that
+needs it is skipped naming the check that failed."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zoo.checks.check import CheckSkipped
+from zoo.core.registry import Registry
+from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec
+
+SYNTHETIC = "synthetic"  # the built-in dataset that makes images to fit any architecture
+SEED = 0
+
+
+class _Pieces:
+    """Values made on first use; an exception is kept and re-raised, as a skip for the checks
+    that only need the value (``need``) and as itself for the check that makes it (``make``)."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, tuple[bool, Any]] = {}
+
+    def make(self, key: str, factory: Callable[[], Any]) -> Any:
+        if key not in self._made:
+            try:
+                self._made[key] = (True, factory())
+            except Exception as exc:
+                self._made[key] = (False, exc)
+        ok, value = self._made[key]
+        if not ok:
+            raise value
+        return value
+
+    def need(self, key: str, factory: Callable[[], Any], check: str) -> Any:
+        try:
+            return self.make(key, factory)
+        except CheckSkipped:
+            raise
+        except Exception:
+            raise CheckSkipped(f"needs check '{check}', which failed") from None
+
+
+class ArchitectureSubject(_Pieces):
+    """One architecture under check."""
+
+    def __init__(self, registry: Registry, spec: ArchitectureSpec) -> None:
+        super().__init__()
+        self.registry, self.spec = registry, spec
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def build(self, hyperparameters: dict[str, Any] | None = None) -> Any:
+        """A fresh model (seeded), with the defaults or the given hyper-parameters."""
+        from zoo.training import models
+        from zoo.training.keras_env import import_keras
+
+        import_keras().utils.set_random_seed(SEED)
+        return models.build(self.spec, hyperparameters)
+
+    def model(self) -> Any:
+        """The model built from the defaults, shared by the checks that only read it."""
+        return self.need("model", self.build, "builds")
+
+    def parts(self) -> dict[str, Any]:
+        from zoo.training import models
+
+        return self.need("parts", lambda: models.parts(self.spec, self.model()), "parts-exist")
+
+    def synthetic(self, count: int) -> tuple[Any, Any]:
+        """``count`` images that fit the architecture, and their labels."""
+        from zoo.training import data
+
+        if SYNTHETIC not in self.registry.datasets:
+            raise CheckSkipped(f"the {SYNTHETIC!r} dataset (a built-in) is not registered")
+        arrays = self.make("synthetic", lambda: data.load(self.registry.dataset(SYNTHETIC), self.spec))
+        return arrays.x_train[:count], arrays.y_train[:count]
+
+    def export(self, exporter: str) -> Any:
+        """The untrained model exported by ``exporter`` (an ``ExportResult``)."""
+        from zoo.export.orchestrate import export_untrained
+
+        if exporter not in self.registry.exporters:
+            raise CheckSkipped(f"exporter {exporter!r} is not registered")
+
+        def made() -> Any:
+            out = self.folder() / f"{self.spec.name}-{exporter}"
+            return export_untrained(self.registry, self.spec.name, out=out, exporter=exporter)
+
+        return self.make(f"export:{exporter}", made)
+
+    def folder(self) -> Path:
+        """A temporary folder for this subject's files, removed when the process ends."""
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix=f"zoo-check-{self.spec.name}-")
+        return Path(self._folder.name)
+
+
+class DatasetSubject(_Pieces):
+    """One dataset under check."""
+
+    def __init__(self, registry: Registry, spec: DatasetSpec) -> None:
+        super().__init__()
+        self.registry, self.spec = registry, spec
+
+    def loaded(self) -> tuple[Any, ...]:
+        """What the loader returned, as it returned it."""
+        return self.need("loaded", self.load, "loads")
+
+    def load(self) -> tuple[Any, ...]:
+        from zoo.core.errors import DatasetUnavailable
+        from zoo.core.registry import call
+        from zoo.training.data import data_dir
+
+        if self.spec.argument:
+            raise CheckSkipped(
+                f"used as {self.spec.name}:{self.spec.argument}; its loader is checked when a run uses it"
+            )
+        shape = tuple(self.spec.image_shape or (28, 28, 1))
+        if len(shape) == 2:
+            shape = (*shape, 1)
+        try:
+            found = call(self.spec, self.spec.loader, data_dir=data_dir(None), input_shape=shape)
+        except DatasetUnavailable as exc:
+            raise CheckSkipped(f"not available here: {exc}") from None
+        if not isinstance(found, (tuple, list)) or len(found) not in (4, 5):
+            raise AssertionError(
+                f"the loader returned {type(found).__name__}"
+                f"{f' of {len(found)}' if isinstance(found, (tuple, list)) else ''}, not "
+                "(x_train, y_train, x_test, y_test[, class_names])"
+            )
+        return tuple(found)
+
+
+class ExporterSubject(_Pieces):
+    """One exporter under check, tried on the smallest registered architecture."""
+
+    def __init__(
+        self, registry: Registry, spec: ExporterSpec, lookup: Callable[[str], ArchitectureSubject]
+    ) -> None:
+        super().__init__()
+        self.registry, self.spec, self.lookup = registry, spec, lookup
+
+    def architecture(self) -> ArchitectureSpec:
+        """The registered architecture with the fewest declared parameters (ties by name)."""
+        specs = sorted(
+            self.registry.architectures.values(),
+            key=lambda s: (s.parameters is None, s.parameters or 0, s.name),
+        )
+        if not specs:
+            raise CheckSkipped("no architecture is registered to export")
+        return specs[0]
+
+    def subject(self) -> ArchitectureSubject:
+        """The architecture exported, shared with its own checks (so one export serves both)."""
+        return self.lookup(self.architecture().name)
