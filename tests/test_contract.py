@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import contract_registry
+from tests.conftest import MNIST_DIR, contract_registry
 from zoo.api import parametrize_with_checks
 from zoo.core.errors import InvalidHyperParameter
 from zoo.training import models
@@ -16,6 +16,13 @@ REGISTRY = contract_registry()
 
 def test_the_contract_covers_builtins_and_the_example_plugin():
     assert {"conv-ae", "lenet5", "mlp", "unet"} <= set(REGISTRY.architectures)
+
+
+@pytest.fixture(autouse=True)
+def _real_mnist(monkeypatch):
+    """The datasets' checks load the real MNIST where the checkout has it beside (CI does)."""
+    if MNIST_DIR is not None:
+        monkeypatch.setenv("ZOO_DATA_DIR", str(MNIST_DIR))
 
 
 @parametrize_with_checks(registry=REGISTRY)

@@ -91,6 +91,10 @@ def _several(tensors: Any) -> bool:
 
 
 def parts_in_order(subject: ArchitectureSubject) -> str:
+    return subject.make("order", lambda: _order(subject))
+
+
+def _order(subject: ArchitectureSubject) -> str:
     parts = subject.parts()
     model = subject.model()
     applied = [layer.name for layer in model.layers if layer.name in parts]  # topological order
@@ -124,6 +128,11 @@ def parts_share_weights(subject: ArchitectureSubject) -> str:
 
 
 def parts_compose(subject: ArchitectureSubject) -> str:
+    subject.need("order", lambda: _order(subject), "parts-order")
+    return subject.make("compose", lambda: _compose(subject))
+
+
+def _compose(subject: ArchitectureSubject) -> str:
     import numpy as np
 
     from zoo.training import models
@@ -184,7 +193,7 @@ def training_step(subject: ArchitectureSubject) -> str:
 def exports(subject: ArchitectureSubject) -> str:
     from zoo.core.registry import call
 
-    subject.model()
+    subject.need("compose", lambda: parts_compose(subject), "parts-compose")  # else it fails as that
     result = subject.export(DEFAULT_EXPORTER)  # fails unless every file and the chain passed
     files = result.manifest.get("files", [])
     stages = [f.get("part") for f in files]

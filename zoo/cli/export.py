@@ -3,11 +3,15 @@ and their checks from the files alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from zoo.cli.describe import format_shape
 from zoo.cli.output import emit_json, get_registry, table
-from zoo.runs.exports import DEFAULT_EXPORTER
+from zoo.core.errors import RunFolderError
+from zoo.runs.exports import DEFAULT_EXPORTER, MANIFEST_FILE, run_export
+from zoo.runs.run_folder import CONFIG_FILE
 
 
 @click.command("export")
@@ -106,7 +110,8 @@ def export_command(
 @click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
 @click.pass_context
 def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool, as_json: bool) -> None:
-    """Check exported files from the files alone: PATH is an export folder or one file.
+    """Check exported files from the files alone: PATH is a run folder (its export,
+    RUN_DIR/onnx), an export folder or one file.
 
     Exit code 1 if any check fails.
     """
@@ -115,7 +120,7 @@ def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool
     spec = get_registry(ctx).exporter(exporter)
     if not spec.verifier:
         raise click.UsageError(f"exporter {exporter!r} offers no verification")
-    report = call(spec, spec.verifier, path, reference=reference)
+    report = call(spec, spec.verifier, str(_export_of(path, spec.name)), reference=reference)
     if as_json:
         emit_json(report)
     else:
@@ -127,6 +132,24 @@ def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool
                 click.echo(f"       FAILED: {failure}")
     if not report["passed"]:
         ctx.exit(1)
+
+
+def _export_of(path: str, exporter: str) -> Path:
+    """A run folder's export (``RUN_DIR/onnx``), as ``zoo export`` and ``zoo bench`` take
+    RUN_DIR; any other path as given."""
+    given = Path(path)
+    try:
+        is_run = (given / CONFIG_FILE).is_file() and not (given / MANIFEST_FILE).exists()
+    except OSError:
+        return given  # the verifier says what is wrong with it
+    if not is_run:
+        return given
+    folder = run_export(given, exporter)
+    if not folder.is_dir():
+        raise RunFolderError(
+            f"{path!r} is a run folder with no {exporter} export yet: run `zoo export {path}` first"
+        )
+    return folder
 
 
 COMMANDS = (export_command, verify_command)

@@ -1,0 +1,65 @@
+"""Builders and loaders that break the plugin contract, each in one way (tests/bad_plugins.py
+registers them)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def build_ae(input_shape=(8, 8, 1), drop_decoder=False):
+    """A dense autoencoder of 8x8 images: encoder (64 -> 4) and decoder (4 -> 64); 580
+    trainable parameters."""
+    import keras
+    from keras import layers
+
+    image = keras.Input(input_shape)
+    encoder = keras.Model(image, layers.Dense(4, name="c")(layers.Flatten()(image)), name="encoder")
+    code = keras.Input((4,))
+    flat = layers.Dense(int(np.prod(input_shape)), activation="sigmoid", name="d")(code)
+    name = "dec" if drop_decoder else "decoder"
+    decoder = keras.Model(code, layers.Reshape(input_shape)(flat), name=name)
+    inputs = keras.Input(input_shape, name="pixels")
+    return keras.Model(inputs, decoder(encoder(inputs)), name="ae")
+
+
+def build_ae_without_decoder(input_shape=(8, 8, 1)):
+    return build_ae(input_shape, drop_decoder=True)
+
+
+def build_raises(input_shape=(8, 8, 1)):
+    raise ValueError("width must divide 8")
+
+
+def load_wrong_shape(data_dir, input_shape):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)  # three channels; the spec says one
+    y = rng.integers(0, 2, 16)
+    return x, y, x, y
+
+
+def load_raises(data_dir, input_shape):
+    raise ConnectionError("download of https://example.org/data.npz failed")
+
+
+def build_ae_scaled_after_decoder(input_shape=(8, 8, 1)):
+    """The full model doubles the decoder's output: the parts do not compose to it."""
+    import keras
+    from keras import layers
+
+    model = build_ae(input_shape)
+    inputs = keras.Input(input_shape, name="pixels")
+    parts = model.get_layer("decoder")(model.get_layer("encoder")(inputs))
+    return keras.Model(inputs, layers.Rescaling(2.0, name="twice")(parts), name="ae")
+
+
+def build_frozen_ae(input_shape=(8, 8, 1)):
+    """Nothing trains: a step cannot lower the loss."""
+    model = build_ae(input_shape)
+    for layer in model.layers:
+        layer.trainable = False
+    return model
+
+
+def export_without_passed(job):
+    (job.out_dir / "weights.bin").write_bytes(b"")
+    return {"files": [{"part": "full", "file": "weights.bin"}]}

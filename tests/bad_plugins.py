@@ -1,0 +1,55 @@
+"""Plugins that each break the contract in one way, as a plugin author might: what they meet is
+asserted in tests/test_plugin_kit.py."""
+
+from __future__ import annotations
+
+from zoo import hookimpl
+from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, HyperParameter
+
+
+def ae(name: str, **overrides) -> ArchitectureSpec:
+    fields = dict(
+        name=name,
+        builder="tests.bad_models:build_ae",
+        family="autoencoder",
+        task="reconstruction",
+        input_shape=(8, 8, 1),
+        parts=("encoder", "decoder"),
+        summary="a dense autoencoder of 8x8 images",
+        default_dataset="synthetic",
+        parameters=580,
+    )
+    fields.update(overrides)
+    return ArchitectureSpec(**fields)
+
+
+class BadPlugin:
+    """Every wrong spec at once, each an item of its own, plus one good architecture."""
+
+    @hookimpl
+    def zoo_register_architectures(self, register):
+        register(ae("good-ae"))
+        register(ae("width-ae", hyperparameters=(HyperParameter("width", 0.0, minimum=0.25, maximum=8.0),)))
+        register(ae("swapped-ae", parts=("decoder", "encoder")))
+        register(ae("counted-ae", parameters=1000))
+        register(ae("partless-ae", builder="tests.bad_models:build_ae_without_decoder"))
+        register(ae("raising-ae", builder="tests.bad_models:build_raises"))
+        register(ae("scaled-ae", builder="tests.bad_models:build_ae_scaled_after_decoder"))
+        register(ae("frozen-ae", builder="tests.bad_models:build_frozen_ae", parameters=None))
+
+    @hookimpl
+    def zoo_register_datasets(self, register):
+        for name, loader in (("rgb-data", "load_wrong_shape"), ("offline-data", "load_raises")):
+            register(
+                DatasetSpec(
+                    name=name,
+                    loader=f"tests.bad_models:{loader}",
+                    summary="8x8 grey images",
+                    image_shape=(8, 8, 1),
+                    num_classes=2,
+                )
+            )
+
+    @hookimpl
+    def zoo_register_exporters(self, register):
+        register(ExporterSpec("careless", "tests.bad_models:export_without_passed", "says nothing of checks"))

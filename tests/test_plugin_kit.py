@@ -1,0 +1,174 @@
+"""What a plugin author meets when a plugin breaks the contract: the one line per failure kind,
+from ``zoo plugins``, ``zoo plugins check`` and the commands that run plugin code; and ``zoo
+verify RUN_DIR``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests import bad_plugins
+from tests.conftest import invoke, make_registry
+
+PLUGIN = "bad"
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return make_registry((PLUGIN, bad_plugins.BadPlugin()), strict=False)
+
+
+def _failures(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("FAIL ")]
+
+
+def test_a_default_outside_its_range_is_refused_at_registration_and_shown(registry):
+    assert "width-ae" not in registry.architectures and "good-ae" in registry.architectures
+    shown = invoke(registry, "plugins")
+    line = next(line for line in shown.stdout.splitlines() if line.startswith(PLUGIN))
+    assert line.endswith(
+        "ERROR zoo_register_architectures: InvalidSpec: architecture 'width-ae' refused: "
+        "hyper-parameter 'width': default 0.0 is outside its own range (0.25 to 8.0)"
+    )
+    checked = invoke(registry, "plugins", "check", PLUGIN, "--json")
+    plugin = json.loads(checked.stdout)["items"][0]
+    assert plugin["kind"] == "plugin" and plugin["checks"][0]["status"] == "fail"
+    assert "default 0.0 is outside its own range" in plugin["checks"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        (
+            "swapped-ae",
+            "FAIL architecture swapped-ae parts-order: parts are declared as (decoder, encoder) but the "
+            "model applies them as (encoder, decoder)",
+        ),
+        (
+            "counted-ae",
+            "FAIL architecture counted-ae parameters: declares parameters=1,000 but the model has 580 "
+            "trainable",
+        ),
+        (
+            "partless-ae",
+            "FAIL architecture partless-ae builds: architecture 'partless-ae' of plugin 'bad' declares part "
+            "'decoder' but its model has no layer of that name (layers: pixels, encoder, dec)",
+        ),
+        (
+            "raising-ae",
+            "FAIL architecture raising-ae builds: error in plugin 'bad' (tests.bad_models:build_raises): "
+            "ValueError: width must divide 8",
+        ),
+        (
+            "rgb-data",
+            "FAIL dataset rgb-data images: x_train holds images of (8, 8, 3), the spec says (8, 8, 1)",
+        ),
+        (
+            "offline-data",
+            "FAIL dataset offline-data loads: error in plugin 'bad' (tests.bad_models:load_raises): "
+            "ConnectionError: download of https://example.org/data.npz failed",
+        ),
+    ],
+)
+def test_each_broken_item_fails_its_check_with_one_line(registry, name, line):
+    result = invoke(registry, "plugins", "check", name)
+    assert result.exit_code == 1
+    assert _failures(result) == [line]
+
+
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [
+        (
+            "scaled-ae",
+            "FAIL architecture scaled-ae parts-compose: the parts applied in order differ from the full "
+            "model by ",
+        ),
+        (
+            "frozen-ae",
+            "FAIL architecture frozen-ae train-step: one step of binary_crossentropy at learning rate "
+            "0.001 on 32 synthetic images did not lower the loss",
+        ),
+        (
+            "careless",
+            "FAIL exporter careless export: exporter 'careless' of plugin 'bad' returned dict from "
+            "tests.bad_models:export_without_passed, not a manifest: a dict whose 'files' list holds one",
+        ),
+    ],
+)
+def test_broken_behaviour_fails_its_check(registry, name, start):
+    result = invoke(registry, "plugins", "check", name)
+    assert result.exit_code == 1
+    (line,) = _failures(result)
+    assert line.startswith(start), line
+
+
+def test_a_good_item_passes_every_check(registry):
+    result = invoke(registry, "plugins", "check", "good-ae", "--json")
+    assert result.exit_code == 0, result.stdout
+    (item,) = json.loads(result.stdout)["items"]
+    statuses = {c["check"]: c["status"] for c in item["checks"]}
+    assert statuses == dict.fromkeys(statuses, "pass") | {"builds-varied": "skip"}
+    assert list(statuses) == [
+        "spec",
+        "resolves",
+        "builds",
+        "builds-varied",
+        "parts-exist",
+        "parts-order",
+        "parts-share-weights",
+        "parts-compose",
+        "parameters",
+        "train-step",
+        "export",
+    ]
+
+
+def test_a_check_that_needs_a_failed_one_is_skipped_naming_it(registry):
+    result = json.loads(invoke(registry, "plugins", "check", "raising-ae", "--json").stdout)
+    checks = {c["check"]: c for c in result["items"][0]["checks"]}
+    assert checks["parts-compose"]["status"] == "skip"
+    assert checks["parts-compose"]["detail"] == "needs check 'builds', which failed"
+
+
+def test_unknown_names_are_refused_listing_what_exists(registry):
+    result = invoke(registry, "plugins", "check", "nothing-here")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "zoo: error: Unknown plugin, architecture, dataset or exporter 'nothing-here'. Available: "
+    )
+
+
+def test_plugin_code_that_raises_is_named_by_the_commands_too(registry, tmp_path):
+    built = invoke(registry, "train", "raising-ae", "--epochs", "1", "--out", str(tmp_path))
+    assert built.exit_code == 1
+    assert built.stderr.splitlines()[-1] == (
+        "zoo: error in plugin 'bad' (tests.bad_models:build_raises): ValueError: width must divide 8"
+    )
+    loaded = invoke(registry, "train", "good-ae", "--dataset", "offline-data", "--out", str(tmp_path))
+    assert loaded.exit_code == 1
+    assert loaded.stderr.splitlines()[-1] == (
+        "zoo: error in plugin 'bad' (tests.bad_models:load_raises): ConnectionError: download of "
+        "https://example.org/data.npz failed"
+    )
+
+
+def test_zoo_verify_takes_a_run_folder_as_export_and_bench_do(runs):
+    from tests.conftest import contract_registry
+
+    run = runs.run("lenet5")
+    runs.export("lenet5")
+    by_run = invoke(contract_registry(), "verify", str(run), "--json")
+    by_folder = invoke(contract_registry(), "verify", str(run / "onnx"), "--json")
+    assert by_run.exit_code == 0 and json.loads(by_run.stdout) == json.loads(by_folder.stdout)
+
+
+def test_zoo_verify_of_a_run_without_export_says_so(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    result = invoke(make_registry(), "verify", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"zoo: error: {str(tmp_path)!r} is a run folder with no onnx export yet: run `zoo export "
+        f"{tmp_path}` first\n"
+    )
