@@ -127,8 +127,10 @@ class ArchitectureSpec:
     ``parameters`` is the trainable parameter count with the default hyper-parameters, shown by
     ``zoo info`` without building the model (a contract test checks it against the model).
 
-    A part with several outputs (a VAE's encoder: mean and log-variance) hands its first output
-    to the next part; the others are extras that the full model may use only while training.
+    A part hands the next part its first k outputs, in order, where k is the number of inputs
+    the next part takes (``zoo.training.models.passed_between``): a U-Net's encoder hands its
+    decoder ``[code, skip1, skip2]``. Outputs beyond k are extras (a VAE encoder's log-variance)
+    that the full model may use only while training.
     ``pretrainer``, optional, is a ``"module:attr"`` called before training as
     ``pretrain(model, x, hyperparameters=..., batch_size=..., learning_rate=..., log=...)`` with
     the training images (for greedy layer-wise pre-training); it returns a dict of figures for
