@@ -172,3 +172,21 @@ def test_zoo_verify_of_a_run_without_export_says_so(tmp_path):
         f"zoo: error: {str(tmp_path)!r} is a run folder with no onnx export yet: run `zoo export "
         f"{tmp_path}` first\n"
     )
+
+
+def test_parametrize_with_checks_gives_one_test_per_check_failing_with_the_same_line(registry):
+    from zoo.api import parametrize_with_checks
+
+    mark = parametrize_with_checks("counted-ae", "rgb-data", registry=registry)
+    (argnames, cases), ids = mark.args, mark.kwargs["ids"]
+    assert argnames == "check" and ids[:2] == [
+        "architecture:counted-ae:spec",
+        "architecture:counted-ae:resolves",
+    ]
+    assert len(ids) == len(cases) == 11 + 5
+    by_id = dict(zip(ids, cases, strict=True))
+    with pytest.raises(AssertionError, match=r"^declares parameters=1,000 but the model has 580 trainable$"):
+        by_id["architecture:counted-ae:parameters"]()
+    with pytest.raises(pytest.skip.Exception, match="no hyper-parameter to vary"):
+        by_id["architecture:counted-ae:builds-varied"]()
+    assert by_id["dataset:rgb-data:loads"]() == "16 training and 16 test images"
