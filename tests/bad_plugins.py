@@ -39,7 +39,11 @@ class BadPlugin:
 
     @hookimpl
     def zoo_register_datasets(self, register):
-        for name, loader in (("rgb-data", "load_wrong_shape"), ("offline-data", "load_raises")):
+        for name, loader in (
+            ("rgb-data", "load_wrong_shape"),
+            ("offline-data", "load_raises"),
+            ("chatty-data", "load_chatty"),
+        ):
             register(
                 DatasetSpec(
                     name=name,

@@ -190,3 +190,10 @@ def test_parametrize_with_checks_gives_one_test_per_check_failing_with_the_same_
     with pytest.raises(pytest.skip.Exception, match="no hyper-parameter to vary"):
         by_id["architecture:counted-ae:builds-varied"]()
     assert by_id["dataset:rgb-data:loads"]() == "16 training and 16 test images"
+
+
+def test_what_plugin_code_prints_goes_to_stderr_and_the_json_stays_whole(registry):
+    result = invoke(registry, "plugins", "check", "chatty-data", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["counts"] == {"pass": 5, "fail": 0, "skip": 0}
+    assert "Downloading data from https://example.org/data.npz" in result.stderr

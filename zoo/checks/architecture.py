@@ -81,9 +81,11 @@ def parts_exist(subject: ArchitectureSubject) -> str:
     from zoo.training import models
 
     parts = subject.make("parts", lambda: models.parts(subject.spec, subject.model()))
-    return ", ".join(
-        f"{name} {tuple(p.input_shape[1:]) if not _several(p.inputs) else '…'}" for name, p in parts.items()
-    )
+    return ", ".join(f"{name} takes {_shapes(part.inputs)}" for name, part in parts.items())
+
+
+def _shapes(tensors: Any) -> str:
+    return " + ".join(str(tuple(t.shape[1:])) for t in tensors)
 
 
 def _several(tensors: Any) -> bool:

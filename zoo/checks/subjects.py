@@ -15,6 +15,7 @@ from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec
 
 SYNTHETIC = "synthetic"  # the built-in dataset that makes images to fit any architecture
 SEED = 0
+_NEEDS = "needs check"
 
 
 class _Pieces:
@@ -38,10 +39,12 @@ class _Pieces:
     def need(self, key: str, factory: Callable[[], Any], check: str) -> Any:
         try:
             return self.make(key, factory)
-        except CheckSkipped:
-            raise
+        except CheckSkipped as exc:
+            if str(exc).startswith(_NEEDS):  # the check at the root of it is named already
+                raise
+            raise CheckSkipped(f"{_NEEDS} '{check}', which was skipped") from None
         except Exception:
-            raise CheckSkipped(f"needs check '{check}', which failed") from None
+            raise CheckSkipped(f"{_NEEDS} '{check}', which failed") from None
 
 
 class ArchitectureSubject(_Pieces):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from zoo.cli.output import emit_json, get_registry, table
+from zoo.cli.scaffold import new_command
 
 
 @click.group("plugins", invoke_without_command=True)
@@ -53,9 +54,13 @@ def check_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> 
 
     About a minute per small architecture: it builds the model, trains a step and exports it.
     """
+    import contextlib
+    import sys
+
     from zoo.checks import plan
 
     found = plan.checks(get_registry(ctx), names)
+    out = sys.stdout  # plugin code may print (Keras' "Downloading data from"): it goes to stderr
     shown: list[tuple[str, str]] = []
 
     def progress(outcome: plan.Outcome) -> None:
@@ -64,11 +69,13 @@ def check_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> 
             return
         if (check.kind, check.item) not in shown:
             shown.append((check.kind, check.item))
-            click.echo(f"{check.kind} {check.item}")
+            click.echo(f"{check.kind} {check.item}", file=out)
         status = _STATUS[outcome.status]
-        click.echo(f"  {status:4}  {check.name:20} {outcome.seconds:6.1f}s  {outcome.detail}".rstrip())
+        line = f"  {status:4}  {check.name:20} {outcome.seconds:6.1f}s  {outcome.detail}"
+        click.echo(line.rstrip(), file=out)
 
-    result = plan.timed(found, progress)
+    with contextlib.redirect_stdout(sys.stderr):
+        result = plan.timed(found, progress)
     if as_json:
         emit_json(result)
     else:
@@ -88,5 +95,7 @@ def check_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> 
 
 
 _STATUS = {"pass": "ok", "fail": "FAIL", "skip": "skip"}
+
+plugins_command.add_command(new_command)
 
 COMMANDS = (plugins_command,)
