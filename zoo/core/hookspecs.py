@@ -1,11 +1,12 @@
 """The hooks a zoo plugin can implement.
 
 Each hook receives ``register``, a callback owned by the plugin host: the host records which
-plugin registered what, refuses duplicate names, and keeps one broken plugin from breaking
+plugin registered what, refuses duplicate names and specs with problems (``spec.problems()``:
+a default outside its own range, a name with a space, ...; the reason is shown by ``zoo
+plugins`` and the plugin's other specs still load), and keeps one broken plugin from breaking
 the others. A plugin module implements hooks with ``zoo.hookimpl``::
 
-    from zoo import hookimpl
-    from zoo.core.specs import ArchitectureSpec
+    from zoo.api import ArchitectureSpec, hookimpl
 
     @hookimpl
     def zoo_register_architectures(register):
