@@ -30,7 +30,8 @@ class ExportJob:
     validation. ``options``: ``opset``, ``stages`` (which of "full" and the parts to write;
     None: all), ``layout``, ``dtype``, ``quantize``, ``untrained``, as the exporter
     understands them. ``load_data()`` gives the run's dataset (for calibration and accuracy
-    checks), or None when it cannot be loaded here.
+    checks), or None when it cannot be loaded here. ``passed_on(part)`` says how many tensors a
+    part hands the next (its first k outputs, k the number of inputs the next part takes).
 
     The exporter returns the manifest, a JSON-able dict whose ``files`` entries each carry
     ``part``, ``file``, ``passed`` and, where it failed, ``reason``; zoo writes it as
@@ -45,3 +46,16 @@ class ExportJob:
     out_dir: Path
     options: dict[str, Any] = field(default_factory=dict)
     load_data: Callable[[], Arrays | None] = lambda: None
+
+    def passed_on(self, part: str) -> int:
+        """How many tensors ``part`` hands the next part: its first k outputs, in order, where k
+        is the number of inputs the next part takes (``zoo.training.models.passed_between``,
+        the one statement of the rule); 0 for the last part. Outputs beyond k are extras that
+        only the full model uses while training (a VAE encoder's ``log_var``)."""
+        from zoo.training.models import passed_between
+
+        names = list(self.parts)
+        at = names.index(part)
+        if at == len(names) - 1:
+            return 0
+        return passed_between(self.parts[part], self.parts[names[at + 1]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -99,18 +100,54 @@ def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
                 f"architecture {spec.name!r}: part {name!r} is a {type(layer).__name__}, not a Keras model"
             )
         found[name] = layer
+    sequence = list(found.values())
+    for part, next_part in itertools.pairwise(sequence):
+        passed_between(part, next_part)  # a part that takes more than the one before it gives
     return found
 
 
-def handed_on(outputs: Any) -> Any:
-    """What a part hands to the next part: its only output, or the first of several."""
-    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+def passed_between(part: keras.Model, next_part: keras.Model) -> int:
+    """How many tensors ``part`` hands ``next_part``: as many as ``next_part`` takes.
+
+    The handing-on rule: a part hands the next part its first k outputs, in order, where k is
+    the number of inputs the next part takes. Outputs beyond k are extras (a VAE encoder's
+    ``log_var``) that only the full model uses, while training. A part with fewer outputs than
+    the next part takes breaks the contract (``PluginError``).
+    """
+    return _taken(len(part.outputs), next_part, f"part {part.name!r}")
+
+
+def handed_on(outputs: Any, next_part: keras.Model) -> Any:
+    """What a part whose call returned ``outputs`` hands ``next_part``: its first k outputs, in
+    order, k the number of inputs ``next_part`` takes (the rule of ``passed_between``); one
+    tensor when k is 1, else a list of k. A VAE's encoder ([mean, log_var]) hands its decoder
+    the mean alone; a U-Net's encoder ([code, skip1, skip2]) hands its decoder all three."""
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    k = _taken(len(outputs), next_part, "the part before it")
+    return outputs[0] if k == 1 else outputs[:k]
+
+
+def _taken(given: int, next_part: keras.Model, giver: str) -> int:
+    taken = len(next_part.inputs)
+    if taken > given:
+        raise PluginError(
+            f"part {next_part.name!r} takes {taken} inputs, but {giver} has {given} output(s): "
+            "a part hands the next its first k outputs, k the number of inputs the next takes"
+        )
+    return taken
 
 
 def run_parts(parts: Mapping[str, keras.Model] | list[keras.Model], x: Any) -> Any:
     """The parts applied one after the other to ``x`` (inference mode): what the full model
-    computes, if the parts keep the contract. The one place the handing-on rule is applied."""
+    computes, if the parts keep the contract; the last part's (first) output.
+
+    The one place the handing-on rule (``handed_on``) is applied in Keras: each part hands the
+    next its first k outputs, k the number of inputs the next part takes."""
+    sequence = list(parts.values() if isinstance(parts, Mapping) else parts)
     h = x
-    for part in parts.values() if isinstance(parts, Mapping) else parts:
-        h = handed_on(part(h, training=False))
+    for part, next_part in zip(sequence, [*sequence[1:], None], strict=True):
+        outputs = part(h, training=False)
+        if next_part is None:
+            return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        h = handed_on(outputs, next_part)
     return h
