@@ -80,8 +80,11 @@ def test_export_then_bench_through_the_cli(cli_run, registry):
     assert manifest["links"] == [
         {
             "from": "encoder",
-            "output": encoder["outputs"][0],
             "to": "decoder",
+            "tensors": ["code"],
+            "outputs": [encoder["outputs"][0]],
+            "inputs": [decoder["inputs"][0]],
+            "output": encoder["outputs"][0],
             "input": decoder["inputs"][0],
             "agree": True,
         }

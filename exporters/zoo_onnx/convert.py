@@ -44,9 +44,11 @@ def _convert(model: Any, path: Path, opset: int) -> None:
     import keras
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    signature = [
-        keras.InputSpec(shape=(None, *model.input_shape[1:]), dtype="float32", name=model.input.name)
+    specs = [
+        keras.InputSpec(shape=(None, *tensor.shape[1:]), dtype="float32", name=tensor.name)
+        for tensor in model.inputs
     ]
+    signature = specs if len(specs) == 1 else [specs]  # several inputs: one list, in Keras' order
     model.export(str(path), format="onnx", input_signature=signature, opset_version=opset, verbose=False)
 
 
@@ -61,6 +63,12 @@ def convert_and_check(model: Any, path: Path, opset: int, part: str) -> onnx.Mod
         ) from exc
     proto = onnx.load(str(path))
     check(proto, path.name)
+    keras_names = [tensor.name for tensor in model.inputs]
+    onnx_names = [value.name.removesuffix(":0") for value in proto.graph.input]
+    if len(keras_names) > 1 and onnx_names != keras_names:  # inputs are named by position later
+        raise ExportValidationError(
+            f"{path.name}: the converter wrote the inputs {onnx_names}, Keras takes {keras_names}"
+        )
     return proto
 
 

@@ -24,7 +24,7 @@ from zoo_onnx import compare, convert, metadata, naming, parity, precision, rewr
 from zoo_onnx import layout as layouts
 from zoo_onnx import manifest as manifests
 from zoo_onnx.quality import ALLOWED_CHANGE, CALIBRATION_SAMPLES, Evaluation, evaluation
-from zoo_onnx.session import cpu_session, run_nhwc, to_layout
+from zoo_onnx.session import cpu_session, first, run_nhwc, to_layout
 from zoo_onnx.stages import Stages, keras_outputs, output_layer_names
 
 
@@ -85,16 +85,20 @@ def export(job: ExportJob) -> dict[str, Any]:
     return result
 
 
-def _gpu_ready(proto: onnx.ModelProto, inputs: np.ndarray, batches: list[int], stage: str) -> tuple[Any, ...]:
+def _gpu_ready(
+    proto: onnx.ModelProto, inputs: list[np.ndarray], batches: list[int], stage: str
+) -> tuple[Any, ...]:
     """The graph with what the CUDA provider would run on the CPU rewritten, each rewrite proven
-    on the inputs: (graph, notes, largest difference or None)."""
+    on the inputs (every one the file takes): (graph, notes, largest difference or None)."""
     ready, notes = rewrites.make_gpu_ready(proto)
     if not notes:
         return proto, notes, None
-    feed = proto.graph.input[0].name
+    names = [v.name for v in proto.graph.input]
     try:
         diff = max(
-            rewrites.check_equivalent(proto, ready, {feed: inputs[:b]}, atol=compare.FP32_TOLERANCE)
+            rewrites.check_equivalent(
+                proto, ready, dict(zip(names, first(inputs, b), strict=True)), atol=compare.FP32_TOLERANCE
+            )
             for b in batches
         )
     except ExportValidationError as exc:
@@ -114,7 +118,7 @@ def _export_stage(
     proto, notes, rewrite_diff = _gpu_ready(proto, inputs, settings.batches, stage)
     extra = output_layer_names(model)[1:]
     input_names, output_names = naming.stage_names(
-        job.spec.task, job.spec.family, stage, list(job.parts), extra, proto.graph
+        job.spec.task, job.spec.family, stage, list(job.parts), extra, proto.graph, stages.handed_in(stage)
     )
     if stage == FULL:
         same_size = {output_names[0]} if parity.follows_image_size(proto) else set()
@@ -160,7 +164,7 @@ def _lower(proto: onnx.ModelProto, job: ExportJob, stage: str, stages: Stages, s
         calibration = None
         if settings.quantize == "static" and settings.evaluation is not None:
             images = settings.evaluation.calibration[:CALIBRATION_SAMPLES]
-            calibration = to_layout(stages.inputs(stage, images), settings.layout)
+            calibration = [to_layout(a, settings.layout) for a in stages.inputs(stage, images)]
         return precision.to_int8(proto, settings.quantize, calibration, job.out_dir)
     return proto
 
@@ -172,7 +176,7 @@ def _validate(
     settings: _Settings,
     session: ort.InferenceSession,
     model: Any,
-    inputs: np.ndarray,
+    inputs: list[np.ndarray],
     output_names: list[str],
 ) -> tuple[dict[str, Any], str | None]:
     """The file against float32 Keras: within the tolerance (fp32), or its task's quality
@@ -194,8 +198,8 @@ def _validate(
         passed = compare.passes(diff, compare.FP32_TOLERANCE)
         reason = None if passed else f"max abs difference {diff:.3g} > {compare.FP32_TOLERANCE:g}"
     else:
-        handed_on = run_nhwc(session, stages.inputs(stage, evaluated.x), settings.layout)[0]
-        final = stages.finish(stage, handed_on)
+        outputs = run_nhwc(session, stages.inputs(stage, evaluated.x), settings.layout)
+        final = stages.finish(stage, outputs)
         name, value, passed = evaluated.judge(settings.precision, job.spec.task, final)
         reference = evaluated.reference[1]
         validation["metric"] = {
@@ -215,18 +219,18 @@ def _test_set(
     path: Path,
     model: Any,
     session: ort.InferenceSession,
-    inputs: np.ndarray,
+    inputs: list[np.ndarray],
     names: dict[str, list[str]],
     settings: _Settings,
 ) -> None:
-    """The file's test set: real inputs and Keras' outputs (a lower-precision file's own, which
-    Keras' differ from by more than any runtime should)."""
-    x = inputs[: testsets.BATCH]
+    """The file's test set: real inputs (every one the file takes, by name) and Keras' outputs
+    (a lower-precision file's own, which Keras' differ from by more than any runtime should)."""
+    x = first(inputs, testsets.BATCH)
     layout = settings.layout
     expected = keras_outputs(model, x) if settings.evaluation is None else run_nhwc(session, x, layout)
     testsets.write(
         folder,
         path,
-        {names["inputs"][0]: to_layout(x, layout)},
+        {n: to_layout(a, layout) for n, a in zip(names["inputs"], x, strict=True)},
         {n: to_layout(o, layout) for n, o in zip(names["outputs"], expected, strict=True)},
     )

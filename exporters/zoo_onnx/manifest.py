@@ -1,8 +1,8 @@
 """The manifest: what the export folder holds, for people and for ``zoo verify`` and ``zoo bench``.
 
 Per file: name, sha256, size, opset, layout, precision, inputs and outputs (name, shape, dtype),
-the checks and their figures, the rewrites made; the links between parts (the tensor one hands
-to the next, with the same name, shape and dtype on both sides); versions and provenance.
+the checks and their figures, the rewrites made; the links between parts (every tensor one
+hands to the next, with the same name, shape and dtype on both sides); versions and provenance.
 """
 
 from __future__ import annotations
@@ -27,19 +27,33 @@ def tensor_info(value: onnx.ValueInfoProto) -> dict[str, Any]:
 
 
 def links(parts: list[str], files: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each pair of consecutive parts exported, the tensor the first hands to the second."""
+    """For each pair of consecutive parts exported, every tensor the first hands to the second.
+
+    A part hands the next its first k outputs, k the number of inputs the next takes; the link
+    lists them as the first file declares them (``outputs``) and as the second does
+    (``inputs``), in order, and ``agree`` says whether both lists hold the same names, shapes
+    and dtypes. ``output`` and ``input`` are the first tensor of each (``code`` or
+    ``features``), as manifests written before parts handed on several tensors had them."""
     by_part = {f["part"]: f for f in files}
-    return [
-        {
-            "from": a,
-            "output": by_part[a]["outputs"][0],
-            "to": b,
-            "input": by_part[b]["inputs"][0],
-            "agree": by_part[a]["outputs"][0] == by_part[b]["inputs"][0],
-        }
-        for a, b in itertools.pairwise(parts)
-        if a in by_part and b in by_part
-    ]
+    found = []
+    for a, b in itertools.pairwise(parts):
+        if a not in by_part or b not in by_part:
+            continue
+        taken = by_part[b]["inputs"]
+        given = by_part[a]["outputs"][: len(taken)]
+        found.append(
+            {
+                "from": a,
+                "to": b,
+                "tensors": [t["name"] for t in taken],
+                "outputs": given,
+                "inputs": taken,
+                "output": given[0],
+                "input": taken[0],
+                "agree": given == taken,
+            }
+        )
+    return found
 
 
 def manifest(

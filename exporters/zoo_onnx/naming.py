@@ -1,11 +1,14 @@
 """Tensor and axis names for exported files: what a tensor is, not what tf2onnx called it.
 
-Inputs of the full model and of the first part are ``image``; every part's first output is the
-next part's input and has the same name there (``code`` in autoencoders, ``features`` in
-classifiers); the last output is ``reconstruction``, ``probabilities`` (or ``logits`` without a
-softmax) or ``mask_probabilities`` by task. Further outputs keep their Keras layer's name
-(a VAE encoder's ``log_var``). The batch axis is ``batch`` everywhere; free spatial axes are
-``height`` and ``width`` where they equal the image's, else ``<tensor>_height``/``_width``.
+Inputs of the full model and of the first part are ``image``. A part hands the next its first
+k outputs, k the number of inputs the next part takes; each has the same name on both sides:
+the first is ``code`` (``features`` in classifiers), the others keep the Keras name of the
+layer that makes them (a U-Net encoder's ``skip1``, ``skip2``), and the next part's inputs are
+named after them, in the same order. The last output is ``reconstruction``, ``probabilities``
+(or ``logits`` without a softmax) or ``mask_probabilities`` by task. Outputs beyond those handed
+on keep their Keras layer's name too (a VAE encoder's ``log_var``). The batch axis is ``batch``
+everywhere; free spatial axes are ``height`` and ``width`` where they equal the image's, else
+``<tensor>_height``/``_width`` (the same on both sides of a link, since the names are).
 """
 
 from __future__ import annotations
@@ -45,11 +48,16 @@ def stage_names(
     parts: list[str],
     extra_outputs: list[str],
     graph: onnx.GraphProto,
+    handed_in: list[str] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(input names, output names) of the file for ``stage`` ("full" or a part)."""
+    """(input names, output names) of the file for ``stage`` ("full" or a part).
+
+    ``extra_outputs``: the Keras layer names of the stage's outputs after the first;
+    ``handed_in``: those of the outputs the part before hands this one (all of them, the first
+    included), whose names after the first this part's inputs take."""
     last = stage == FULL or stage == parts[-1]
     first = stage == FULL or stage == parts[0]
-    inputs = [IMAGE] if first else [link_name(family)]
+    inputs = [IMAGE] if first else [link_name(family), *(handed_in or [])[1:]]
     if last:
         final = task(task_name).output
         if final == "probabilities" and not ends_in_softmax(graph, graph.output[0].name):

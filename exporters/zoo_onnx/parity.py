@@ -1,5 +1,7 @@
 """Each file against Keras, and the parts' files chained against the full Keras model, on real
-test inputs, by the one comparison rule (``zoo_onnx.compare``)."""
+test inputs, by the one comparison rule (``zoo_onnx.compare``). In the chain each part is fed
+every tensor it takes by name, from the outputs of the part before (the names are the same on
+both sides of a link)."""
 
 from __future__ import annotations
 
@@ -12,24 +14,25 @@ import onnxruntime as ort
 from zoo.api import ExportJob, ExportValidationError
 from zoo_onnx import compare, naming
 from zoo_onnx.quality import Evaluation
-from zoo_onnx.session import cpu_session, run, run_nhwc
+from zoo_onnx.session import cpu_session, first, from_layout, run, run_nhwc, to_layout
 from zoo_onnx.stages import Stages, keras_outputs
 
 
 def parity(
     session: ort.InferenceSession,
     model: Any,
-    x: np.ndarray,
+    x: list[np.ndarray],
     batches: list[int],
     names: list[str],
     layout: str = "nhwc",
 ) -> dict[str, dict[str, float]]:
-    """Per output, the largest absolute and relative difference from Keras over the batch sizes."""
+    """Per output, the largest absolute and relative difference from Keras over the batch sizes;
+    ``x`` holds every input the file takes."""
     worst = {name: {"max_abs_diff": 0.0, "max_rel_diff": 0.0} for name in names}
     for batch in batches:
         try:
             differences = compare.compare_outputs(
-                run_nhwc(session, x[:batch], layout), keras_outputs(model, x[:batch])
+                run_nhwc(session, first(x, batch), layout), keras_outputs(model, first(x, batch))
             )
         except compare.OutputsDiffer as exc:
             raise ExportValidationError(f"the ONNX graph's outputs differ from Keras': {exc}") from exc
@@ -48,7 +51,7 @@ def follows_image_size(proto: onnx.ModelProto) -> bool:
     session = cpu_session(proto)
     channels = graph.input[0].type.tensor_type.shape.dim[3].dim_value or 1
     for height, width in ((32, 32), (64, 48)):
-        out = run(session, np.zeros((1, height, width, channels), np.float32))[0]
+        out = run(session, [np.zeros((1, height, width, channels), np.float32)])[0]
         if out.ndim != 4 or out.shape[1:3] != (height, width):
             return False
     return True
@@ -64,16 +67,14 @@ def chain(
     evaluation: Evaluation | None,
     links: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The parts' files run one after the other against the full Keras model."""
+    """The parts' files run one after the other against the full Keras model, each fed every
+    tensor it takes, by name, from the part before."""
     parts = stages.parts
 
     def chained(images: np.ndarray) -> np.ndarray:
-        h = images
-        for name in parts:
-            h = run_nhwc(sessions[name], h, layout)[0]
-        return h
+        return from_layout(run_chain([sessions[name] for name in parts], to_layout(images, layout)), layout)
 
-    chain_diff = compare.difference(chained(x), keras_outputs(job.model, x)[0]).max_abs
+    chain_diff = compare.difference(chained(x), keras_outputs(job.model, [x])[0]).max_abs
     result: dict[str, Any] = {
         "parts": parts,
         "against": "keras full model (float32)",
@@ -92,3 +93,21 @@ def chain(
     result["passed"] = passed and result["links_agree"]
     result["reason"] = None if result["passed"] else f"{name} {value:.4g} against {reference:.4g}"
     return result
+
+
+def run_chain(sessions: list[ort.InferenceSession], images: np.ndarray) -> np.ndarray:
+    """The last file's first output, the files run one after the other on ``images`` (as the
+    first takes them), each fed every input by name from the outputs of the one before."""
+    tensors = {sessions[0].get_inputs()[0].name: images}
+    outputs: list[np.ndarray] = []
+    for session in sessions:
+        names = [v.name for v in session.get_inputs()]
+        missing = [n for n in names if n not in tensors]
+        if missing:
+            raise ExportValidationError(
+                f"the chain of parts cannot be fed: a file takes {', '.join(missing)}, which the file "
+                f"before it does not hand on (it hands on {', '.join(tensors)})"
+            )
+        outputs = session.run(None, {n: tensors[n] for n in names})
+        tensors = {v.name: o for v, o in zip(session.get_outputs(), outputs, strict=True)}
+    return outputs[0]

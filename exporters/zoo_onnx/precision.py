@@ -8,7 +8,7 @@ is for.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +49,11 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def to_int8(
-    model: onnx.ModelProto, mode: str, calibration: np.ndarray | None, work_dir: Path
+    model: onnx.ModelProto, mode: str, calibration: Sequence[np.ndarray] | None, work_dir: Path
 ) -> onnx.ModelProto:
     """int8 with ONNX Runtime: ``static`` (QDQ, activation ranges calibrated on ``calibration``,
-    inputs laid out as the model takes them) or ``dynamic`` (weights int8, activations
-    quantized at run time)."""
+    one array per graph input, in order and laid out as the model takes them: a U-Net decoder's
+    code and skips) or ``dynamic`` (weights int8, activations quantized at run time)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -69,15 +69,16 @@ def to_int8(
         if mode == "dynamic":
             quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
         else:
-            if calibration is None or not len(calibration):
-                raise ValueError("static quantization needs calibration inputs")
-            name = model.graph.input[0].name
+            names = [v.name for v in model.graph.input]
+            if calibration is None or len(calibration) != len(names) or not len(calibration[0]):
+                raise ValueError(f"static quantization needs calibration inputs for {', '.join(names)}")
+            arrays = list(calibration)
 
             class Batches(CalibrationDataReader):
                 def __init__(self) -> None:
                     self.batches: Iterator[dict[str, np.ndarray]] = iter(
-                        {name: calibration[i : i + CALIBRATION_BATCH]}
-                        for i in range(0, len(calibration), CALIBRATION_BATCH)
+                        {n: a[i : i + CALIBRATION_BATCH] for n, a in zip(names, arrays, strict=True)}
+                        for i in range(0, len(arrays[0]), CALIBRATION_BATCH)
                     )
 
                 def get_next(self) -> dict[str, np.ndarray] | None:

@@ -69,5 +69,5 @@ def evaluation(job: ExportJob, samples: np.ndarray) -> Evaluation:
         _, y = job.run.samples()
         x, calibration = samples, samples
         source = f"the run's {len(x)} test samples (its dataset cannot be loaded here)"
-    reference = metric(job.spec.task, keras_outputs(job.model, x)[0], x, y)
+    reference = metric(job.spec.task, keras_outputs(job.model, [x])[0], x, y)
     return Evaluation(x, y, calibration, source, reference)

@@ -1,6 +1,8 @@
 """Test sets in the ONNX Model Zoo layout, so that other runtimes can check a file themselves:
 ``<folder>/model.onnx`` (a hard link to the file) and ``test_data_set_0/input_0.pb``,
-``output_0.pb``, ... as TensorProtos. zoo writes one per file in ``test_data/<stage>/``."""
+``output_0.pb``, ... as TensorProtos, each carrying the name of the file's input or output it
+is: one ``input_N.pb`` per input, in the file's order (a U-Net decoder's ``code``, ``skip1``,
+``skip2``). zoo writes one per file in ``test_data/<stage>/``."""
 
 from __future__ import annotations
 
@@ -33,14 +35,19 @@ def write(
             (data / f"{kind}_{i}.pb").write_bytes(tensor.SerializeToString())
 
 
-def tensors(folder: Path, kind: str) -> list[np.ndarray]:
-    """A test set's ``input`` or ``output`` tensors, in order."""
-    arrays = []
+def named(folder: Path, kind: str) -> list[tuple[str, np.ndarray]]:
+    """A test set's ``input`` or ``output`` tensors, in order, with the names they carry."""
+    found = []
     for path in sorted(folder.glob(f"{kind}_*.pb"), key=lambda p: int(p.stem.split("_")[-1])):
         tensor = onnx.TensorProto()
         tensor.ParseFromString(path.read_bytes())
-        arrays.append(onnx.numpy_helper.to_array(tensor))
-    return arrays
+        found.append((tensor.name, onnx.numpy_helper.to_array(tensor)))
+    return found
+
+
+def tensors(folder: Path, kind: str) -> list[np.ndarray]:
+    """A test set's ``input`` or ``output`` tensors, in order."""
+    return [array for _, array in named(folder, kind)]
 
 
 def sets_of(model_file: Path, part: str | None) -> list[Path]:

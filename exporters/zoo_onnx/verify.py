@@ -2,9 +2,12 @@
 run folder (``zoo verify DIR_OR_FILE``).
 
 Per file: its sha256 against the manifest (when there is one), ``onnx.checker`` (full check),
-and its test set (``test_data_set_*/input_N.pb`` -> ``output_N.pb``, the ONNX Model Zoo layout)
-run in ONNX Runtime on the CPU, optionally also in ONNX's reference evaluator, a second runtime
-written independently of ONNX Runtime.
+and its test set (``test_data_set_*/input_N.pb`` -> ``output_N.pb``, the ONNX Model Zoo layout;
+a file with several inputs, a U-Net's decoder, has one ``input_N.pb`` per input, fed by the
+name it carries) run in ONNX Runtime on the CPU, optionally also in ONNX's reference evaluator,
+a second runtime written independently of ONNX Runtime. Per link between two parts of a folder:
+every input of the second file is an output of the first with the same name, shape and dtype,
+so the files chain by name.
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ def verify_file(
             fail(f"its inputs {found} are not the manifest's {wanted}")
             return result
         result["checks"].append("inputs match the manifest")
+    result["inputs"] = [tensor_info(v) for v in proto.graph.input]
+    result["outputs"] = [tensor_info(v) for v in proto.graph.output]
     meta = metadata.read(proto)
     result["part"] = meta.get("zoo.part")
     try:
@@ -112,7 +117,7 @@ def verify_file(
     worst, worst_reference = 0.0, 0.0
     for folder in sets:
         try:
-            inputs = dict(zip(names, testsets.tensors(folder, "input"), strict=True))
+            inputs = _feed(names, testsets.named(folder, "input"))
             expected = testsets.tensors(folder, "output")
             got = session.run(None, inputs)
         except Exception as exc:  # a test set that does not fit the file, or is itself damaged
@@ -141,6 +146,38 @@ def verify_file(
     return result
 
 
+def _feed(names: list[str], tensors: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """A test set's inputs for a file taking ``names``: by the names the tensors carry where
+    they are the file's, else in order (Model Zoo sets written elsewhere may name none)."""
+    if len(tensors) != len(names):
+        raise ValueError(f"{len(tensors)} inputs for a file that takes {len(names)} ({', '.join(names)})")
+    if sorted(n for n, _ in tensors) == sorted(names):
+        return dict(tensors)
+    return dict(zip(names, (a for _, a in tensors), strict=True))
+
+
+def check_links(links: list[dict[str, Any]], files: list[dict[str, Any]]) -> None:
+    """For each link of the manifest, whether the second file's inputs are outputs of the first
+    with the same names, shapes and dtypes (what chaining the files by name needs); recorded
+    in the second file's result, a failure failing it."""
+    by_part = {f.get("part"): f for f in files if "inputs" in f}
+    for link in links:
+        giver, taker = by_part.get(link.get("from")), by_part.get(link.get("to"))
+        if giver is None or taker is None:
+            continue
+        given = {o["name"]: o for o in giver["outputs"]}
+        wrong = [i["name"] for i in taker["inputs"] if given.get(i["name"]) != i]
+        source = Path(giver["file"]).name
+        if wrong:
+            taker["passed"] = False
+            taker.setdefault("failures", []).append(
+                f"takes {', '.join(wrong)}, which {source} does not hand on with the same shape and dtype"
+            )
+        else:
+            names = ", ".join(i["name"] for i in taker["inputs"])
+            taker["checks"].append(f"takes {names} from {source}, by name, same shapes and dtypes")
+
+
 def verify(path: str | Path, reference: bool = False) -> dict[str, Any]:
     """Verify an export folder (every file its manifest lists) or a single ``.onnx`` file.
 
@@ -161,6 +198,7 @@ def _verify_path(path: Path, reference: bool) -> dict[str, Any]:
         if not (path / MANIFEST_FILE).is_file():
             raise ModelFileError(f"{str(path)!r} has no {MANIFEST_FILE}; pass a .onnx file instead")
         manifest = read_manifest(path)  # refuses a file listed outside the folder
+        links = manifest.get("links") or []
         listed = [(str(f["file"]), f.get("sha256")) for f in manifest["files"]]
         declared = {str(f["file"]): f.get("inputs") for f in manifest["files"]}
         entries = [(path / name, sha, declared[name]) for name, sha in listed]
@@ -168,10 +206,11 @@ def _verify_path(path: Path, reference: bool) -> dict[str, Any]:
         if missing:
             raise ModelFileError(f"{str(path)!r} lacks {', '.join(missing)} listed in its manifest")
     elif path.suffix == ".onnx":
-        entries = [(path, None, None)]
+        entries, links = [(path, None, None)], []
     else:
         raise ModelFileError(f"{str(path)!r} is neither an export folder nor a .onnx file")
     for file, *_ in entries:
         file.open("rb").close()  # PermissionError: refused as a whole, before any check
     files = [verify_file(p, sha, reference, inputs) for p, sha, inputs in entries]
+    check_links(links, files)
     return {"path": str(path), "files": files, "passed": all(f["passed"] for f in files)}
