@@ -60,6 +60,28 @@ def test_free_axes_take_the_sizes_given_and_say_which_option_is_missing():
         input_feed(code, 1)
 
 
+def test_a_file_with_several_inputs_gets_each_and_one_line_naming_every_free_axis():
+    """A U-Net decoder's code and skips: a feed for each, every unsized axis named at once."""
+    from zoo.bench.feeds import input_feed
+    from zoo.core.errors import ModelFileError
+
+    session = _Session(
+        _Input("code", ["batch", "code_height", "code_width", 64]),
+        _Input("skip1", ["batch", "skip1_height", "skip1_width", 16]),
+        _Input("skip2", ["batch", 14, 14, 32]),
+    )
+    axes = "--axis code_height=N, --axis code_width=N, --axis skip1_height=N, --axis skip1_width=N"
+    with pytest.raises(ModelFileError, match=f"give their free axes a size \\({axes}\\)"):
+        input_feed(session, 1)
+    sizes = {"code_height": 7, "code_width": 7, "skip1_height": 28, "skip1_width": 28}
+    feed = input_feed(session, 2, sizes=sizes)
+    assert {k: v.shape for k, v in feed.items()} == {
+        "code": (2, 7, 7, 64),
+        "skip1": (2, 28, 28, 16),
+        "skip2": (2, 14, 14, 32),
+    }
+
+
 def test_real_samples_are_repeated_up_to_the_batch_size():
     import numpy as np
 

@@ -29,26 +29,30 @@ def input_feed(
     sizes: dict[str, int] | None = None,
     samples: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Inputs for every model input, the batch axis set to ``batch_size``.
+    """Inputs for every model input (a U-Net decoder's ``code``, ``skip1`` and ``skip2`` each get
+    one), the batch axis set to ``batch_size``.
 
-    Named free axes (``height``, ``width``) take their value from ``sizes``. ``samples``, real
-    test inputs of the right shape, are repeated up to the batch size; otherwise the inputs are
-    random in [0, 1).
+    Named free axes (``height``, ``width``, ``code_height``) take their value from ``sizes``; a
+    file with free axes left unsized is refused with every one of them named, in one line.
+    ``samples``, real test inputs of the right shape, are repeated up to the batch size for the
+    first input; otherwise the inputs are random in [0, 1).
     """
     rng = np.random.default_rng(seed)
     sizes = sizes or {}
+    inputs = session.get_inputs()
+    unsized = _unsized(inputs, sizes)
+    if unsized:
+        options = ", ".join(f"--{n} N" if n in ("height", "width") else f"--axis {n}=N" for n in unsized)
+        if len(inputs) == 1:
+            what = f"Input {inputs[0].name!r} has shape {list(inputs[0].shape)}: give its free axes"
+        else:
+            shapes = ", ".join(f"{v.name!r} {list(v.shape)}" for v in inputs)
+            what = f"Inputs {shapes}: give their free axes"
+        raise ModelFileError(f"{what} a size ({options})")
     feed = {}
-    for value in session.get_inputs():
+    for value in inputs:
         dims = list(value.shape)
-        if not dims:
-            raise ModelFileError(f"Input {value.name!r} is a scalar; zoo bench needs a batch axis")
-        fixed = [d if isinstance(d, int) and d > 0 else sizes.get(str(d)) for d in dims[1:]]
-        if None in fixed:
-            free = [str(d) for d in dims[1:] if not (isinstance(d, int) and d > 0)]
-            options = [f"--{n} N" if n in ("height", "width") else f"--axis {n}=N" for n in free]
-            raise ModelFileError(
-                f"Input {value.name!r} has shape {dims}: give its free axes a size ({', '.join(options)})"
-            )
+        fixed = [d if isinstance(d, int) and d > 0 else sizes[str(d)] for d in dims[1:]]
         dtype = DTYPES.get(value.type)
         if dtype is None:
             raise ModelFileError(f"Input {value.name!r} has type {value.type}, which bench cannot fill")
@@ -59,6 +63,20 @@ def input_feed(
         else:
             feed[value.name] = rng.random(shape).astype(dtype)
     return feed
+
+
+def _unsized(inputs: list[Any], sizes: dict[str, int]) -> list[str]:
+    """The free axes (after the batch axis) of every input that ``sizes`` gives no size, each
+    named once, in order; a scalar input is refused."""
+    unsized: list[str] = []
+    for value in inputs:
+        dims = list(value.shape)
+        if not dims:
+            raise ModelFileError(f"Input {value.name!r} is a scalar; zoo bench needs a batch axis")
+        for d in dims[1:]:
+            if not (isinstance(d, int) and d > 0) and str(d) not in sizes and str(d) not in unsized:
+                unsized.append(str(d))
+    return unsized
 
 
 def tile(samples: np.ndarray, batch_size: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 model on the same inputs in the same process, so the speed-up is a measured ratio.
 
 Inputs are the run's real test samples, repeated up to each batch size; a later part gets what
-the part before it makes of them (through ONNX Runtime).
+the part before it makes of them (through ONNX Runtime): every tensor it takes, by name, from the
+outputs of the part before (a U-Net's decoder takes ``code``, ``skip1`` and ``skip2``; the
+names are the same on both sides of a link).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from zoo.bench.report import SCHEMA, now, session_report
 from zoo.bench.sessions import OpenSession, open_session
 from zoo.bench.settings import BenchSettings
 from zoo.bench.timing import peak_rss_mib, time_calls
-from zoo.core.errors import RunFolderError
+from zoo.core.errors import ModelFileError, RunFolderError
 from zoo.core.registry import Registry
 from zoo.runs import exports
 from zoo.runs.onnx_trust import check_digest
@@ -85,37 +87,35 @@ def bench_run(
         raise ValueError("against_keras needs the registry the run's architecture is in")
     keras_methods = _keras_callables(run, registry) if against_keras else None
 
-    def call(part: str) -> Any:
-        session = sessions[part].session
-        name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name: x})[0]
-
     rows: list[dict[str, Any]] = []
 
     def record(method: str, fn: Any, x: np.ndarray, batch: int) -> None:
         latencies = time_calls(lambda: fn(x), settings.seconds, settings.min_runs, settings.warmup)
         rows.append(row(method, "numpy", batch, latencies))
 
-    def record_part(part: str, x: np.ndarray) -> None:
-        opened = sessions[part]
-        feed = {opened.session.get_inputs()[0].name: x}
-        rows.extend(measure(opened, feed, settings, f"onnxruntime {part}"))
+    def record_part(part: str, feed: dict[str, np.ndarray]) -> None:
+        rows.extend(measure(sessions[part], feed, settings, f"onnxruntime {part}"))
+
+    def images_feed(part: str, images: np.ndarray) -> dict[str, np.ndarray]:
+        return {sessions[part].session.get_inputs()[0].name: images}
+
+    def chain(images: np.ndarray) -> np.ndarray:
+        tensors = images_feed(parts[0], images)
+        for part in parts:
+            tensors = _run_part(sessions[part].session, part, tensors)
+        return next(iter(tensors.values()))
 
     for batch in settings.batch_sizes:
         images = tile(samples, batch).astype(np.float32)
         if exports.FULL in sessions:
-            record_part(exports.FULL, images)
-        h = images
-        for part in parts:
-            record_part(part, h)
-            h = call(part)(h)
+            record_part(exports.FULL, images_feed(exports.FULL, images))
+        if parts:
+            tensors = images_feed(parts[0], images)
+            for part in parts:
+                feed = _part_feed(sessions[part].session, part, tensors)
+                record_part(part, feed)
+                tensors = _run_part(sessions[part].session, part, tensors)
         if len(parts) > 1:
-
-            def chain(x: np.ndarray) -> np.ndarray:
-                for part in parts:
-                    x = call(part)(x)
-                return x
-
             record(f"onnxruntime chain {'->'.join(parts)}", chain, images, batch)
         if keras_methods is not None:
             record("keras tf.function", keras_methods[0], images, batch)
@@ -142,6 +142,24 @@ def bench_run(
             for batch in settings.batch_sizes
         }
     return report
+
+
+def _part_feed(session: Any, part: str, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every input ``part`` takes, by name, from ``tensors`` (what the part before handed on)."""
+    names = [v.name for v in session.get_inputs()]
+    missing = [n for n in names if n not in tensors]
+    if missing:
+        raise ModelFileError(
+            f"part {part!r} takes {', '.join(missing)}, which the part before it does not hand on "
+            f"(it hands on {', '.join(tensors)}): export the run again"
+        )
+    return {n: tensors[n] for n in names}
+
+
+def _run_part(session: Any, part: str, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every output of ``part``, by name, for the tensors the part before handed on."""
+    outputs = session.run(None, _part_feed(session, part, tensors))
+    return {v.name: o for v, o in zip(session.get_outputs(), outputs, strict=True)}
 
 
 def _cpu_nodes(sessions: dict[str, OpenSession]) -> list[str] | None:
