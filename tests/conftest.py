@@ -27,6 +27,7 @@ BUILTIN_ARCHITECTURES = [
     "lenet5",
     "sparse-ae",
     "stacked-ae",
+    "unet",
     "vae",
 ]
 BUILTIN_DATASETS = ["cifar10", "fashion_mnist", "folder", "mnist", "mnist-sample", "synthetic"]
