@@ -40,3 +40,34 @@ def export_npz(job):
             }
         ],
     }
+
+
+def build_tiny_unet(input_shape=(8, 8, 1)):
+    """A U-Net in miniature: the encoder hands the decoder ``[code, skip1, skip2]`` and keeps
+    a fourth output, ``aux``, that no part takes (an extra, like a VAE's ``log_var``)."""
+    import keras
+    from keras import layers
+
+    image = keras.Input(input_shape, name="image")
+    skip1 = layers.Conv2D(2, 3, padding="same", activation="relu", name="skip1")(image)
+    skip2 = layers.Conv2D(3, 3, padding="same", activation="relu", name="skip2")(
+        layers.MaxPooling2D(2, name="pool1")(skip1)
+    )
+    code = layers.Conv2D(4, 3, padding="same", activation="relu", name="bottom")(
+        layers.MaxPooling2D(2, name="pool2")(skip2)
+    )
+    aux = layers.GlobalAveragePooling2D(name="aux")(code)
+    encoder = keras.Model(image, [code, skip1, skip2, aux], name="encoder")
+
+    code_in = keras.Input(code.shape[1:], name="code")
+    skip1_in = keras.Input(skip1.shape[1:], name="skip1")
+    skip2_in = keras.Input(skip2.shape[1:], name="skip2")
+    y = layers.Conv2DTranspose(3, 2, strides=2, name="up2")(code_in)
+    y = layers.Concatenate(name="concat2")([y, skip2_in])
+    y = layers.Conv2DTranspose(2, 2, strides=2, name="up1")(y)
+    y = layers.Concatenate(name="concat1")([y, skip1_in])
+    y = layers.Conv2D(input_shape[-1], 3, padding="same", activation="sigmoid", name="output")(y)
+    decoder = keras.Model([code_in, skip1_in, skip2_in], y, name="decoder")
+
+    inputs = keras.Input(input_shape, name="image")
+    return keras.Model(inputs, decoder(encoder(inputs)[:3]), name="tiny-unet")
