@@ -7,7 +7,8 @@ promises of it. Prints a Markdown table; writes results/quality.json and a PNG p
 Targets (issue 3): lenet5 test error <= 1.0%; dense-ae (code 32) test MSE <= 0.012; conv-ae
 <= 0.005; denoising-ae (Gaussian sigma 0.5, clipped) output PSNR >= noisy PSNR + 8 dB;
 sparse-ae mean hidden activation within 20% of rho; fcn mean IoU over the 11 classes >= 0.75;
-vae reconstruction and KL terms reported, with a grid of samples from the prior.
+unet (the same recipe as fcn) mean IoU reported beside fcn's; vae reconstruction and KL terms
+reported, with a grid of samples from the prior.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ EPOCHS = {
     "denoising-ae": 20,
     "sparse-ae": 15,
     "fcn": 5,
+    "unet": 5,
     "vae": 30,
     "stacked-ae+pretrain": 20,
 }
@@ -143,7 +145,7 @@ def measure(
     if name == "lenet5":
         out["test_error_%"] = round(100 * (1 - metrics["test_accuracy"]), 2)
         return out
-    if name == "fcn":
+    if registry.architecture(name).task == "segmentation":  # fcn, unet
         masks = data.segmentation_masks(x_test, y_test)
         probabilities = np.asarray(model.predict(x_test, batch_size=256, verbose=0))
         predicted = probabilities.argmax(axis=-1)
@@ -151,7 +153,7 @@ def measure(
         out["mean_iou_11_classes"] = round(out["mean_iou_11_classes"], 4)
         out["iou_background"] = round(ious[0], 4)
         out["pixel_accuracy"] = round(float(np.mean(masks == predicted)), 4)
-        png = RESULTS / "fcn-segmentations.png"
+        png = RESULTS / f"{name}-segmentations.png"
         grid_png(
             [x_test[:10], masks[:10, ..., None], predicted[:10, ..., None]],
             ["image", "true classes", "predicted"],
