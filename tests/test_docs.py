@@ -4,13 +4,16 @@ the project points outside the repository (only tests and CI find the MNIST file
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 
 import pytest
 
 from tests.conftest import ROOT
+from zoo.checks import architecture, dataset, exporter
 from zoo.core import hookspecs
+from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, HyperParameter
 
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("zoo_")]
 README = (ROOT / "README.md").read_text()
@@ -28,6 +31,26 @@ def test_each_hook_is_documented_tested_and_has_a_section_in_the_plugin_guide(ho
     tests = [p for p in (ROOT / "tests").glob("test_*.py") if p.name != "test_docs.py"]
     assert any(hook in p.read_text() for p in tests), f"no test mentions {hook}"
     assert re.search(rf"^#+ .*`{hook}", PLUGINS_DOC, re.M), f"docs/plugins.md has no section for {hook}"
+
+
+@pytest.mark.parametrize("spec", [ArchitectureSpec, HyperParameter, DatasetSpec, ExporterSpec])
+def test_every_field_of_every_spec_has_a_row_in_the_plugin_guide(spec):
+    missing = [f.name for f in dataclasses.fields(spec) if f"| `{f.name}` |" not in PLUGINS_DOC]
+    assert missing == [], f"docs/plugins.md has no table row for {spec.__name__}'s {missing}"
+
+
+def test_every_check_has_a_row_in_the_plugin_guide():
+    checks = [("plugin", "loads")]
+    for kind, module in (("architecture", architecture), ("dataset", dataset), ("exporter", exporter)):
+        checks += [(kind, name) for name, _, _ in module.CHECKS]
+    missing = [f"{kind} {name}" for kind, name in checks if f"| {kind} | `{name}` |" not in PLUGINS_DOC]
+    assert missing == [], f"docs/plugins.md's table of checks lacks {missing}"
+
+
+def test_the_readme_points_plugin_authors_at_the_guide_and_the_commands():
+    section = README.partition("## Writing a plugin")[2].partition("\n## ")[0]
+    for needed in ("docs/plugins.md", "zoo plugins new", "zoo plugins check"):
+        assert needed in section, f"README's 'Writing a plugin' does not mention {needed}"
 
 
 def test_the_readme_gives_the_two_commands_and_ci_runs_the_test_command():
