@@ -25,7 +25,7 @@ from zoo import __version__
 from zoo.cli.output import get_registry
 from zoo.core.errors import InvalidOption, OutputExists
 from zoo.core.registry import Registry
-from zoo.core.specs import _name_problem
+from zoo.core.specs import name_problems
 from zoo.runs.atomic import atomic_dir, check_writable_folder
 
 TEMPLATE = "plugin_template"
@@ -38,7 +38,7 @@ MODULE_PREFIX = "zoo_"  # as the built-in plugins: zoo_lenet, zoo_unet
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a plugin (None: it can). The rules of a spec name, and a Python
     identifier once '-' becomes '_', since it also names the package ``zoo_NAME``."""
-    if not _name_problem("plugin", name) and name.replace("-", "_").isidentifier():
+    if not name_problems("plugin", name) and name.replace("-", "_").isidentifier():
         return None
     return (
         f"plugin name {name!r} is not valid: use lower-case letters, digits, '-' and '_', starting "

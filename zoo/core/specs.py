@@ -23,7 +23,8 @@ _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a Keras layer name and a file name
 
 
-def _name_problem(kind: str, name: Any) -> list[str]:
+def name_problems(kind: str, name: Any) -> list[str]:
+    """Why ``name`` cannot name a registered thing (empty: it can); ``kind`` starts the message."""
     if isinstance(name, str) and _NAME.match(name):
         return []
     return [f"{kind} name {name!r} is not valid: use lower-case letters, digits, '-', '_' or '.'"]
@@ -159,7 +160,7 @@ class ArchitectureSpec:
     def problems(self) -> list[str]:
         """What is wrong with this spec, in words (empty: nothing). Checked when a plugin
         registers it, without importing TensorFlow; a spec with problems is refused."""
-        found = _name_problem("architecture", self.name)
+        found = name_problems("architecture", self.name)
         found += _ref_problem("builder", self.builder)
         if self.pretrainer:
             found += _ref_problem("pretrainer", self.pretrainer)
@@ -186,7 +187,7 @@ class ArchitectureSpec:
             found.append(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if self.parameters is not None and not _whole(self.parameters, 1):
             found.append(f"parameters must be a whole number >= 1 or None, got {self.parameters!r}")
-        found += _name_problem("default_dataset", str(self.default_dataset).partition(":")[0])
+        found += name_problems("default_dataset", str(self.default_dataset).partition(":")[0])
         if not isinstance(self.hyperparameters, (tuple, list)) or not all(
             isinstance(h, HyperParameter) for h in self.hyperparameters
         ):
@@ -236,7 +237,7 @@ class DatasetSpec:
 
     def problems(self) -> list[str]:
         """What is wrong with this spec, in words (empty: nothing)."""
-        found = _name_problem("dataset", self.name) + _ref_problem("loader", self.loader)
+        found = name_problems("dataset", self.name) + _ref_problem("loader", self.loader)
         if not _whole(self.num_classes, 0):
             found.append(f"num_classes must be a whole number >= 0 (0: found on load): {self.num_classes!r}")
         elif self.class_names and self.num_classes and len(self.class_names) != self.num_classes:
@@ -266,5 +267,5 @@ class ExporterSpec:
 
     def problems(self) -> list[str]:
         """What is wrong with this spec, in words (empty: nothing)."""
-        found = _name_problem("exporter", self.name) + _ref_problem("exporter", self.exporter)
+        found = name_problems("exporter", self.name) + _ref_problem("exporter", self.exporter)
         return found + (_ref_problem("verifier", self.verifier) if self.verifier else [])
