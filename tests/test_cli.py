@@ -90,7 +90,7 @@ def test_info_for_people(registry):
 def test_plugins_json_shows_builtins_only_with_all(registry):
     assert json.loads(invoke(registry, "plugins", "--json").stdout) == []
     rows = json.loads(invoke(registry, "plugins", "--all", "--json").stdout)
-    assert [r["name"] for r in rows] == ["autoencoders", "cnn", "datasets", "fcn", "lenet", "onnx"]
+    assert [r["name"] for r in rows] == ["autoencoders", "cnn", "datasets", "fcn", "lenet", "onnx", "unet"]
     lenet = rows[4]
     assert set(lenet) == {
         "name",

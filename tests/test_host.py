@@ -134,7 +134,7 @@ def test_a_name_in_zoo_load_plugins_that_matches_nothing_is_warned_about(fake_en
     assert sorted(reg.architectures) == ["lenet5"]
     assert warnings == [
         "ZOO_LOAD_PLUGINS names 'lenett', which no installed plugin is called "
-        "(installed: autoencoders, cnn, datasets, fcn, ghost, lenet, onnx)"
+        "(installed: autoencoders, cnn, datasets, fcn, ghost, lenet, onnx, unet)"
     ]
 
 

@@ -93,6 +93,6 @@ def test_strict_plugins_re_raise_with_the_traceback(broken_site):
 
 
 def test_zoo_load_plugins_skips_the_broken_one(broken_site):
-    only = _zoo(broken_site, "list", "--json", ZOO_LOAD_PLUGINS="lenet,autoencoders,cnn,fcn")
+    only = _zoo(broken_site, "list", "--json", ZOO_LOAD_PLUGINS="lenet,autoencoders,cnn,fcn,unet")
     assert only.returncode == 0 and only.stderr == ""
     assert [r["name"] for r in json.loads(only.stdout)] == BUILTIN_ARCHITECTURES

@@ -20,13 +20,11 @@ TOLERANCE = 1e-6
 OPSET = 17
 
 
-def _run(proto: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
-
-
-def _assert_gpu_ready(before: onnx.ModelProto, inputs: list[np.ndarray]) -> tuple[onnx.ModelProto, list[str]]:
-    """Rewrite, then check: no pattern left, valid, same interface, same numbers."""
+def _assert_gpu_ready(
+    before: onnx.ModelProto, inputs: list[np.ndarray | dict[str, np.ndarray]]
+) -> tuple[onnx.ModelProto, list[str]]:
+    """Rewrite, then check: no pattern left, valid, same interface, same numbers. ``inputs``:
+    arrays for the first input, or feeds of every input by name."""
     after, notes = make_gpu_ready(before)
     assert cpu_bound_patterns(after) == []
     assert bool(notes) == bool(cpu_bound_patterns(before))
@@ -38,7 +36,8 @@ def _assert_gpu_ready(before: onnx.ModelProto, inputs: list[np.ndarray]) -> tupl
     assert make_gpu_ready(after)[1] == []  # nothing left to do the second time
     name = before.graph.input[0].name
     for x in inputs:
-        assert check_equivalent(before, after, {name: x}, atol=TOLERANCE) <= TOLERANCE
+        feed = x if isinstance(x, dict) else {name: x}
+        assert check_equivalent(before, after, feed, atol=TOLERANCE) <= TOLERANCE
     return after, notes
 
 
@@ -47,13 +46,17 @@ def test_every_export_becomes_gpu_ready_and_exact(runs, name):
     folder = runs.export(name)
     x = Run.open(folder.parent).samples()[0].astype(np.float32)
     manifest = json.loads((folder / "manifest.json").read_text())
-    h = x  # the full model and the first part take images, each later part its predecessor's output
+    # The full model and the first part take images, each later part, by name, every tensor its
+    # predecessor hands on (a U-Net's decoder: code, skip1, skip2).
+    handed = {"image": x}
     for entry in manifest["files"]:
         proto = onnx.load(str(folder / entry["file"]))
-        inputs = x if entry["part"] == "full" else h
-        _assert_gpu_ready(proto, [inputs[:1], inputs[:64]])
+        tensors = {"image": x} if entry["part"] == "full" else handed
+        feed = {v.name: tensors[v.name] for v in proto.graph.input}
+        _assert_gpu_ready(proto, [{k: v[:b] for k, v in feed.items()} for b in (1, 64)])
         if entry["part"] != "full":
-            h = _run(proto, h)
+            session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+            handed = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed), strict=True))
 
 
 def test_fcn_rewrites_hold_at_every_size(runs):
