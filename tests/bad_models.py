@@ -70,3 +70,19 @@ def load_chatty(data_dir, input_shape):
     print("Downloading data from https://example.org/data.npz")
     x, y, _, _ = load_wrong_shape(data_dir, input_shape)
     return x[..., :1], y, x[..., :1], y
+
+
+def build_even_ae(input_shape=(8, 8, 1), width=4, bias=True):
+    """Takes only an even ``width``, a rule no declared range can say: refused the documented way."""
+    from zoo.api import InvalidHyperParameter
+
+    if width % 2:
+        raise InvalidHyperParameter(f"width must be even, got {width}")
+    return build_ae(input_shape)
+
+
+def build_odd_fails_ae(input_shape=(8, 8, 1), width=4):
+    """The same rule, but a ValueError: a user passing width=5 meets a bug of the plugin."""
+    if width % 2:
+        raise ValueError("odd width")
+    return build_ae(input_shape)

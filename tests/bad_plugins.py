@@ -36,6 +36,10 @@ class BadPlugin:
         register(ae("raising-ae", builder="tests.bad_models:build_raises"))
         register(ae("scaled-ae", builder="tests.bad_models:build_ae_scaled_after_decoder"))
         register(ae("frozen-ae", builder="tests.bad_models:build_frozen_ae", parameters=None))
+        width = HyperParameter("width", 4, type=int, minimum=2, maximum=16)
+        bias = HyperParameter("bias", True, type=bool)
+        register(ae("even-ae", builder="tests.bad_models:build_even_ae", hyperparameters=(width, bias)))
+        register(ae("odd-fails-ae", builder="tests.bad_models:build_odd_fails_ae", hyperparameters=(width,)))
 
     @hookimpl
     def zoo_register_datasets(self, register):

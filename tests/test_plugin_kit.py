@@ -58,7 +58,8 @@ def test_a_default_outside_its_range_is_refused_at_registration_and_shown(regist
         (
             "raising-ae",
             "FAIL architecture raising-ae builds: error in plugin 'bad' (tests.bad_models:build_raises): "
-            "ValueError: width must divide 8",
+            "ValueError: width must divide 8 (raise zoo.api.InvalidHyperParameter for values the builder "
+            "cannot take)",
         ),
         (
             "rgb-data",
@@ -67,7 +68,9 @@ def test_a_default_outside_its_range_is_refused_at_registration_and_shown(regist
         (
             "offline-data",
             "FAIL dataset offline-data loads: error in plugin 'bad' (tests.bad_models:load_raises): "
-            "ConnectionError: download of https://example.org/data.npz failed",
+            "ConnectionError: download of https://example.org/data.npz failed (raise "
+            "zoo.api.DatasetUnavailable for data that cannot be had here: users see one line, and this "
+            "check skips)",
         ),
     ],
 )
@@ -89,6 +92,12 @@ def test_each_broken_item_fails_its_check_with_one_line(registry, name, line):
             "frozen-ae",
             "FAIL architecture frozen-ae train-step: one step of binary_crossentropy at learning rate "
             "0.001 on 32 synthetic images did not lower the loss",
+        ),
+        (
+            "odd-fails-ae",
+            "FAIL architecture odd-fails-ae builds-varied: with width=5: error in plugin 'bad' "
+            "(tests.bad_models:build_odd_fails_ae): ValueError: odd width (raise "
+            "zoo.api.InvalidHyperParameter for values the builder cannot take)",
         ),
         (
             "careless",
@@ -177,15 +186,25 @@ def test_zoo_verify_of_a_run_without_export_says_so(tmp_path):
 def test_parametrize_with_checks_gives_one_test_per_check_failing_with_the_same_line(registry):
     from zoo.api import parametrize_with_checks
 
-    mark = parametrize_with_checks("counted-ae", "rgb-data", registry=registry)
-    (argnames, cases), ids = mark.args, mark.kwargs["ids"]
+    def test(check): ...
+
+    marks = {
+        m.name: m
+        for m in parametrize_with_checks("counted-ae", "rgb-data", registry=registry)(test).pytestmark
+    }
+    assert marks["filterwarnings"].args == (
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
+    )
+    (argnames, cases), ids = marks["parametrize"].args, marks["parametrize"].kwargs["ids"]
     assert argnames == "check" and ids[:2] == [
         "architecture:counted-ae:spec",
         "architecture:counted-ae:resolves",
     ]
     assert len(ids) == len(cases) == 11 + 5
     by_id = dict(zip(ids, cases, strict=True))
-    with pytest.raises(AssertionError, match=r"^declares parameters=1,000 but the model has 580 trainable$"):
+    with pytest.raises(
+        pytest.fail.Exception, match=r"^declares parameters=1,000 but the model has 580 trainable$"
+    ):
         by_id["architecture:counted-ae:parameters"]()
     with pytest.raises(pytest.skip.Exception, match="no hyper-parameter to vary"):
         by_id["architecture:counted-ae:builds-varied"]()
@@ -197,3 +216,13 @@ def test_what_plugin_code_prints_goes_to_stderr_and_the_json_stays_whole(registr
     assert result.exit_code == 0
     assert json.loads(result.stdout)["counts"] == {"pass": 5, "fail": 0, "skip": 0}
     assert "Downloading data from https://example.org/data.npz" in result.stderr
+
+
+def test_values_a_builder_refuses_with_invalid_hyperparameter_are_tried_one_by_one(registry):
+    result = json.loads(invoke(registry, "plugins", "check", "even-ae", "--json").stdout)
+    varied = next(c for c in result["items"][0]["checks"] if c["check"] == "builds-varied")
+    assert varied["status"] == "pass"
+    assert varied["detail"] == (
+        "width=6: 580 parameters; bias=False: 580 parameters "
+        "(refused with InvalidHyperParameter: width=5, bias=False, width=5, width=3)"
+    )

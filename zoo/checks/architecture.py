@@ -39,42 +39,83 @@ def references_resolve(subject: ArchitectureSubject) -> str:
 
 
 def builds(subject: ArchitectureSubject) -> str:
-    model = subject.make("model", subject.build)
+    try:
+        model = subject.make("model", subject.build)
+    except Exception as exc:
+        raise CheckFailed(f"{exc}{_hint(exc, BUILDER_HINT)}") from exc
     have = tuple(model.input_shape[1:])
     if have != tuple(subject.spec.input_shape):
         raise CheckFailed(f"the model takes inputs of shape {have}, the spec says {subject.spec.input_shape}")
     return f"input {have}, {model.count_params():,} parameters"
 
 
-def varied(param: HyperParameter) -> Any:
-    """A valid value other than the default (None if there is none to try)."""
+def varied(param: HyperParameter) -> list[Any]:
+    """Valid values other than the default, nearest first: a bool flipped, the other choices,
+    an int +-1 then +-2, a float times 1.25 or 0.8 or half-way to a bound."""
     default = param.default
     if param.type is bool:
-        return not default
+        return [not default]
     if param.choices:
-        return next((c for c in param.choices if c != default), None)
+        return [c for c in param.choices if c != default]
     if param.type is int:
-        candidates: list[Any] = [default + 1, default - 1]
+        candidates: list[Any] = [default + 1, default - 1, default + 2, default - 2]
     elif param.type is float:
         low = param.minimum if param.minimum is not None else default - 1.0
         high = param.maximum if param.maximum is not None else default + 1.0
         candidates = [default * 1.25, default * 0.8, (default + high) / 2, (default + low) / 2]
     else:
-        return None
-    return next((c for c in candidates if c != default and param.admits(c)), None)
+        return []
+    return list(dict.fromkeys(c for c in candidates if c != default and param.admits(c)))
 
 
 def builds_varied(subject: ArchitectureSubject) -> str:
-    changed = {p.name: v for p in subject.spec.hyperparameters if (v := varied(p)) is not None}
-    if not changed:
+    """Every hyper-parameter changed at once; where the builder refuses that with
+    InvalidHyperParameter (a rule the declared ranges cannot say: "an even number"), each one
+    alone, trying its next values. Any other error fails: users may pass any value within the
+    declared ranges."""
+    options = {p.name: values for p in subject.spec.hyperparameters if (values := varied(p))}
+    if not options:
         raise CheckSkipped("no hyper-parameter to vary")
     subject.model()  # the defaults first: a failure there is that check's
-    described = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+    together = {name: values[0] for name, values in options.items()}
+    refused: list[str] = []
+    built = _try_build(subject, together, refused)
+    if built is not None:
+        return built
+    found = []
+    for name, values in options.items():
+        built = next((b for v in values if (b := _try_build(subject, {name: v}, refused)) is not None), None)
+        if built is not None:
+            found.append(built)
+    said = f"refused with InvalidHyperParameter: {', '.join(refused)}"
+    if not found:
+        raise CheckSkipped(f"the builder refused every varied value ({said})")
+    return f"{'; '.join(found)} ({said})"
+
+
+def _try_build(subject: ArchitectureSubject, values: dict[str, Any], refused: list[str]) -> str | None:
+    """Build with ``values``: what was built, or None if the builder refused them."""
+    from zoo.core.errors import InvalidHyperParameter
+
+    described = ", ".join(f"{k}={v!r}" for k, v in values.items())
     try:
-        model = subject.build(changed)
+        model = subject.build(values)
+    except InvalidHyperParameter:
+        refused.append(described)
+        return None
     except Exception as exc:
-        raise CheckFailed(f"with {described}: {exc}") from exc
+        raise CheckFailed(f"with {described}: {exc}{_hint(exc, BUILDER_HINT)}") from exc
     return f"{described}: {model.count_params():,} parameters"
+
+
+BUILDER_HINT = "raise zoo.api.InvalidHyperParameter for values the builder cannot take"
+
+
+def _hint(exc: BaseException, hint: str) -> str:
+    """A hint for a plugin's own exception (not one of zoo's, which say what to do)."""
+    from zoo.core.errors import PluginCodeError
+
+    return f" ({hint})" if isinstance(exc, PluginCodeError) else ""
 
 
 def parts_exist(subject: ArchitectureSubject) -> str:

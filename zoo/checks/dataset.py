@@ -28,7 +28,15 @@ def loader_resolves(subject: DatasetSubject) -> str:
 
 
 def loads(subject: DatasetSubject) -> str:
-    found = subject.make("loaded", subject.load)
+    from zoo.core.errors import PluginCodeError
+
+    try:
+        found = subject.make("loaded", subject.load)
+    except PluginCodeError as exc:
+        raise CheckFailed(
+            f"{exc} (raise zoo.api.DatasetUnavailable for data that cannot be had here: users see one "
+            "line, and this check skips)"
+        ) from exc
     return f"{len(found[0]):,} training and {len(found[2]):,} test images"
 
 
