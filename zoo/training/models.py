@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoo.core import settings
 from zoo.core.errors import ModelFileError, PluginError
 from zoo.core.hparams import validate
-from zoo.core.registry import Registry, resolve
+from zoo.core.registry import Registry, call, owner, resolve
 from zoo.core.specs import ArchitectureSpec
 from zoo.runs import keras_trust
 from zoo.runs.run_folder import MODEL_FILE, Run
@@ -23,8 +23,7 @@ def build(spec: ArchitectureSpec, hyperparameters: Mapping[str, Any] | None = No
     """The full model, built by the plugin's builder with validated hyper-parameters."""
     params = validate(spec, hyperparameters or {})
     import_keras()
-    builder = resolve(spec.builder, owner=f"architecture {spec.name!r}")
-    model = builder(input_shape=spec.input_shape, **params)
+    model = call(spec, spec.builder, input_shape=spec.input_shape, **params)
     parts(spec, model)  # fail early on a builder that breaks the contract
     return model
 
@@ -43,7 +42,7 @@ def load_run_model(registry: Registry, run: Run, compile: bool = False) -> keras
     safe = not settings.flag(settings.UNSAFE_LOAD_CODE)
     keras_trust.check_model_file(path, safe)  # before TensorFlow starts, naming the layer
     keras = import_keras()
-    resolve(spec.builder, owner=f"architecture {spec.name!r}")
+    resolve(spec.builder, owner=owner(spec))
     try:
         model = keras.saving.load_model(path, safe_mode=safe, compile=compile)
     except Exception as exc:
@@ -92,13 +91,11 @@ def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
             layer = model.get_layer(name)
         except ValueError:
             raise PluginError(
-                f"architecture {spec.name!r} declares part {name!r} but its model has no layer "
+                f"{owner(spec)} declares part {name!r} but its model has no layer "
                 f"of that name (layers: {', '.join(layer.name for layer in model.layers)})"
             ) from None
         if not isinstance(layer, keras.Model):
-            raise PluginError(
-                f"architecture {spec.name!r}: part {name!r} is a {type(layer).__name__}, not a Keras model"
-            )
+            raise PluginError(f"{owner(spec)}: part {name!r} is a {type(layer).__name__}, not a Keras model")
         found[name] = layer
     sequence = list(found.values())
     for part, next_part in itertools.pairwise(sequence):
