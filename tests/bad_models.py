@@ -86,3 +86,25 @@ def build_odd_fails_ae(input_shape=(8, 8, 1), width=4):
     if width % 2:
         raise ValueError("odd width")
     return build_ae(input_shape)
+
+
+def build_crossed_unet(input_shape=(8, 8, 1)):
+    """A U-Net in miniature whose decoder takes its skips in the other order than the encoder
+    hands them on: [code, skip2, skip1] for [code, skip1, skip2]."""
+    import keras
+    from keras import layers
+
+    image = keras.Input(input_shape, name="image")
+    skip1 = layers.Conv2D(2, 3, padding="same", name="skip1")(image)
+    skip2 = layers.Conv2D(3, 3, padding="same", name="skip2")(layers.MaxPooling2D(2)(skip1))
+    code = layers.Conv2D(4, 3, padding="same", name="bottom")(layers.MaxPooling2D(2)(skip2))
+    encoder = keras.Model(image, [code, skip1, skip2], name="encoder")
+    code_in = keras.Input(code.shape[1:], name="code_in")
+    skip2_in = keras.Input(skip2.shape[1:], name="skip2_in")
+    skip1_in = keras.Input(skip1.shape[1:], name="skip1_in")
+    y = layers.Concatenate()([layers.UpSampling2D(2)(code_in), skip2_in])
+    y = layers.Concatenate()([layers.UpSampling2D(2)(y), skip1_in])
+    decoder = keras.Model([code_in, skip2_in, skip1_in], layers.Conv2D(1, 1, name="out")(y), name="decoder")
+    inputs = keras.Input(input_shape, name="pixels")
+    code_out, s1, s2 = encoder(inputs)
+    return keras.Model(inputs, decoder([code_out, s2, s1]), name="crossed")

@@ -35,6 +35,7 @@ class BadPlugin:
         register(ae("partless-ae", builder="tests.bad_models:build_ae_without_decoder"))
         register(ae("raising-ae", builder="tests.bad_models:build_raises"))
         register(ae("scaled-ae", builder="tests.bad_models:build_ae_scaled_after_decoder"))
+        register(ae("crossed-unet", builder="tests.bad_models:build_crossed_unet", parameters=None))
         register(ae("frozen-ae", builder="tests.bad_models:build_frozen_ae", parameters=None))
         width = HyperParameter("width", 4, type=int, minimum=2, maximum=16)
         bias = HyperParameter("bias", True, type=bool)

@@ -52,8 +52,14 @@ def test_a_default_outside_its_range_is_refused_at_registration_and_shown(regist
         ),
         (
             "partless-ae",
-            "FAIL architecture partless-ae builds: architecture 'partless-ae' of plugin 'bad' declares part "
-            "'decoder' but its model has no layer of that name (layers: pixels, encoder, dec)",
+            "FAIL architecture partless-ae parts-exist: architecture 'partless-ae' of plugin 'bad' declares "
+            "part 'decoder' but its model has no layer of that name (layers: pixels, encoder, dec)",
+        ),
+        (
+            "crossed-unet",
+            "FAIL architecture crossed-unet parts-order: encoder's output 1 (skip1, (8, 8, 2)) goes to "
+            "decoder's input 1 (skip2_in), which takes (4, 4, 3): a part hands the next its outputs in "
+            "order, so the next part's inputs must follow them",
         ),
         (
             "raising-ae",
@@ -225,4 +231,13 @@ def test_values_a_builder_refuses_with_invalid_hyperparameter_are_tried_one_by_o
     assert varied["detail"] == (
         "width=6: 580 parameters; bias=False: 580 parameters "
         "(refused with InvalidHyperParameter: width=5, bias=False, width=5, width=3)"
+    )
+
+
+def test_a_model_breaking_the_parts_contract_is_refused_before_training(registry, tmp_path):
+    result = invoke(registry, "train", "swapped-ae", "--epochs", "1", "--out", str(tmp_path))
+    assert result.exit_code == 1 and not any(tmp_path.iterdir())
+    assert result.stderr.splitlines()[-1] == (
+        "zoo: error: architecture 'swapped-ae' of plugin 'bad': parts are declared as (decoder, encoder) "
+        "but the model applies them as (encoder, decoder)"
     )

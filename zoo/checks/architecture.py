@@ -8,6 +8,7 @@ from typing import Any
 
 from zoo.checks.check import CheckFailed, CheckSkipped
 from zoo.checks.subjects import ArchitectureSubject
+from zoo.core.errors import PluginError
 from zoo.core.registry import owner, resolve
 from zoo.core.specs import HyperParameter
 
@@ -129,30 +130,19 @@ def _shapes(tensors: Any) -> str:
     return " + ".join(str(tuple(t.shape[1:])) for t in tensors)
 
 
-def _several(tensors: Any) -> bool:
-    return isinstance(tensors, (list, tuple)) and len(tensors) > 1
-
-
 def parts_in_order(subject: ArchitectureSubject) -> str:
     return subject.make("order", lambda: _order(subject))
 
 
 def _order(subject: ArchitectureSubject) -> str:
+    from zoo.training import models
+
     parts = subject.parts()
-    model = subject.model()
-    applied = [layer.name for layer in model.layers if layer.name in parts]  # topological order
-    if applied != list(subject.spec.parts):
-        raise CheckFailed(
-            f"parts are declared as ({', '.join(subject.spec.parts)}) but the model applies them as "
-            f"({', '.join(applied)})"
-        )
-    first = next(iter(parts.values()))
-    if tuple(first.input_shape[1:]) != tuple(model.input_shape[1:]) and not _several(first.inputs):
-        raise CheckFailed(
-            f"the first part, {subject.spec.parts[0]!r}, takes {tuple(first.input_shape[1:])}, "
-            f"the model takes {tuple(model.input_shape[1:])}"
-        )
-    return " -> ".join(applied)
+    try:
+        models.check_sequence(subject.spec, subject.model(), parts)
+    except PluginError as exc:
+        raise CheckFailed(str(exc).removeprefix(f"{owner(subject.spec)}: ")) from None
+    return " -> ".join(parts)
 
 
 def parts_share_weights(subject: ArchitectureSubject) -> str:
@@ -264,7 +254,11 @@ CHECKS: tuple[tuple[str, str, Callable[[ArchitectureSubject], str | None]], ...]
     ("builds", "the model builds from the defaults, with the declared input shape", builds),
     ("builds-varied", "the model builds with non-default hyper-parameters", builds_varied),
     ("parts-exist", "each declared part is a Keras sub-model of the model", parts_exist),
-    ("parts-order", "the model applies the parts in the declared order", parts_in_order),
+    (
+        "parts-order",
+        "the model applies the parts in order, each taking what the one before hands on",
+        parts_in_order,
+    ),
     ("parts-share-weights", "the parts hold the model's weights, not copies", parts_share_weights),
     ("parts-compose", "the parts applied in order equal the model", parts_compose),
     ("parameters", "the declared parameter count is the model's", parameter_count),

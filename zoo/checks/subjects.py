@@ -61,7 +61,7 @@ class ArchitectureSubject(_Pieces):
         from zoo.training.keras_env import import_keras
 
         import_keras().utils.set_random_seed(SEED)
-        return models.build(self.spec, hyperparameters)
+        return models.build(self.spec, hyperparameters, check_parts=False)  # the parts' checks do
 
     def model(self) -> Any:
         """The model built from the defaults, shared by the checks that only read it."""

@@ -19,12 +19,18 @@ if TYPE_CHECKING:
     import keras
 
 
-def build(spec: ArchitectureSpec, hyperparameters: Mapping[str, Any] | None = None) -> keras.Model:
-    """The full model, built by the plugin's builder with validated hyper-parameters."""
+def build(
+    spec: ArchitectureSpec, hyperparameters: Mapping[str, Any] | None = None, check_parts: bool = True
+) -> keras.Model:
+    """The full model, built by the plugin's builder with validated hyper-parameters; with
+    ``check_parts`` (``zoo plugins check`` checks them one by one instead), its parts are found
+    and their sequence checked, so that a builder breaking the contract fails here, naming the
+    plugin, not later in training or in an exporter."""
     params = validate(spec, hyperparameters or {})
     import_keras()
     model = call(spec, spec.builder, input_shape=spec.input_shape, **params)
-    parts(spec, model)  # fail early on a builder that breaks the contract
+    if check_parts:
+        check_sequence(spec, model, parts(spec, model))
     return model
 
 
@@ -101,6 +107,48 @@ def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
     for part, next_part in itertools.pairwise(sequence):
         passed_between(part, next_part)  # a part that takes more than the one before it gives
     return found
+
+
+def check_sequence(spec: ArchitectureSpec, model: keras.Model, found: Mapping[str, keras.Model]) -> None:
+    """The model applies the parts in the declared order, the first takes the model's input, and
+    each part's handed-on outputs fit the next part's inputs, position by position
+    (``PluginError`` naming the plugin otherwise)."""
+    applied = [layer.name for layer in model.layers if layer.name in found]  # topological order
+    if applied != list(spec.parts):
+        raise PluginError(
+            f"{owner(spec)}: parts are declared as ({', '.join(spec.parts)}) but the model applies "
+            f"them as ({', '.join(applied)})"
+        )
+    first = next(iter(found.values()))
+    if len(first.inputs) == 1 and not _fits(first.inputs[0].shape, model.inputs[0].shape):
+        raise PluginError(
+            f"{owner(spec)}: the first part, {spec.parts[0]!r}, takes {tuple(first.inputs[0].shape[1:])}, "
+            f"the model takes {tuple(model.inputs[0].shape[1:])}"
+        )
+    for part, next_part in itertools.pairwise(found.values()):
+        for i in range(passed_between(part, next_part)):
+            given, taken = part.outputs[i], next_part.inputs[i]
+            if not _fits(given.shape, taken.shape):
+                raise PluginError(
+                    f"{owner(spec)}: {part.name}'s output {i} ({_layer(given)}, {tuple(given.shape[1:])}) "
+                    f"goes to {next_part.name}'s input {i} ({_layer(taken)}), which takes "
+                    f"{tuple(taken.shape[1:])}: a part hands the next its outputs in order, so the "
+                    "next part's inputs must follow them"
+                )
+
+
+def _fits(given: Any, taken: Any) -> bool:
+    """Two shapes (batch axis first) that can be the same: same rank, equal where both known."""
+    given, taken = tuple(given)[1:], tuple(taken)[1:]
+    if len(given) != len(taken):
+        return False
+    return all(a is None or b is None or a == b for a, b in zip(given, taken, strict=True))
+
+
+def _layer(tensor: Any) -> str:
+    """The name of the layer that makes a symbolic tensor (an Input's own name)."""
+    history = getattr(tensor, "_keras_history", None)
+    return getattr(getattr(history, "operation", None), "name", "?")
 
 
 def passed_between(part: keras.Model, next_part: keras.Model) -> int:
