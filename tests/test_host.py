@@ -65,6 +65,7 @@ def test_a_misspelled_hook_is_an_error_not_silence():
     reg = make_registry(("typo", fake_plugins.MisspelledPlugin()), strict=False)
     typo = next(p for p in reg.plugins if p.name == "typo")
     assert "zoo_register_architecture" in typo.error
+    assert typo.error.endswith("(did you mean 'zoo_register_architectures'?)")
     assert "never" not in reg.architectures
 
 

@@ -241,3 +241,24 @@ def test_a_model_breaking_the_parts_contract_is_refused_before_training(registry
         "zoo: error: architecture 'swapped-ae' of plugin 'bad': parts are declared as (decoder, encoder) "
         "but the model applies them as (encoder, decoder)"
     )
+
+
+def test_a_refused_spec_asked_for_by_name_says_it_was_refused_and_why(registry, tmp_path):
+    result = invoke(registry, "train", "width-ae", "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "zoo: error: architecture 'width-ae' was refused when its plugin registered it: hyper-parameter "
+        "'width': default 0.0 is outside its own range (0.25 to 8.0) (plugin 'bad')"
+    )
+
+
+def test_an_unknown_name_says_when_zoo_load_plugins_left_plugins_out(monkeypatch):
+    from zoo.core.host import load_registry
+
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "lenet")
+    result = invoke(load_registry(), "train", "lenet5", "--dataset", "mnist-sample")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "zoo: error: Unknown dataset 'mnist-sample'. Available: (none) "
+        "(ZOO_LOAD_PLUGINS=lenet loads only those plugins)\n"
+    )

@@ -25,10 +25,11 @@ class UnknownNameError(ZooError):
 
     kind = "name"
 
-    def __init__(self, name: str, available: Iterable[str]) -> None:
+    def __init__(self, name: str, available: Iterable[str], note: str = "") -> None:
         self.name = name
         self.available = sorted(available)
-        super().__init__(f"Unknown {self.kind} {name!r}. Available: {_names(self.available)}")
+        said = f"Unknown {self.kind} {name!r}. Available: {_names(self.available)}"
+        super().__init__(f"{said} ({note})" if note else said)
 
 
 class UnknownArchitecture(UnknownNameError):

@@ -10,6 +10,7 @@ group. Each is imported and called in its own ``try``: a plugin that raises is r
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 import re
@@ -47,6 +48,16 @@ def _source_path(plugin: object) -> str | None:
     return os.path.dirname(os.path.abspath(path))
 
 
+def _did_you_mean(plugin: object) -> str:
+    """For a hook name zoo does not know (a missing 's'): the one it probably meant."""
+    names = [n for n in dir(plugin) if n.startswith(f"{hookspecs.PROJECT}_") and n not in REGISTER_HOOKS]
+    for name in names:
+        close = difflib.get_close_matches(name, REGISTER_HOOKS, n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -64,9 +75,9 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
 
-    def _fail(self, record: PluginRecord, what: str, exc: BaseException) -> None:
-        record.errors.append(f"{what}: {_describe(exc)}")
-        self.warn(f"plugin {record.name!r} failed ({what}): {_describe(exc)}")
+    def _fail(self, record: PluginRecord, what: str, exc: BaseException, hint: str = "") -> None:
+        record.errors.append(f"{what}: {_describe(exc)}{hint}")
+        self.warn(f"plugin {record.name!r} failed ({what}): {_describe(exc)}{hint}")
         if self.strict:
             raise exc
 
@@ -81,7 +92,7 @@ class PluginHost:
         except Exception as exc:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
-            self._fail(record, "register", exc)
+            self._fail(record, "register", exc, _did_you_mean(plugin))
             return
         record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
 
@@ -157,8 +168,12 @@ class PluginHost:
 def load_registry(warn: Callable[[str], None] | None = None) -> Registry:
     """The registry of every installed plugin, as the CLI sees it (environment applied)."""
     host = PluginHost(strict=settings.flag(settings.STRICT_PLUGINS), warn=warn)
-    host.add_entry_points(settings.plugin_allowlist())
-    return host.build_registry()
+    only = settings.plugin_allowlist()
+    host.add_entry_points(only)
+    registry = host.build_registry()
+    if only is not None:
+        registry.note = f"{settings.LOAD_PLUGINS}={','.join(only)} loads only those plugins"
+    return registry
 
 
 def registry_from_plugins(

@@ -71,6 +71,10 @@ class Registry:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     exporters: dict[str, ExporterSpec] = field(default_factory=dict)
     plugins: list[PluginRecord] = field(default_factory=list)
+    # "architecture 'x'" -> why it was refused at registration, to say so when it is asked for
+    refused: dict[str, str] = field(default_factory=dict)
+    # why names may be missing (ZOO_LOAD_PLUGINS loaded only some plugins), added to "Unknown ..."
+    note: str = ""
 
     def table_for(self, spec: Spec) -> dict[str, Any]:
         kind = _KINDS.get(type(spec))
@@ -92,6 +96,7 @@ class Registry:
         kind = _KINDS[type(spec)]
         problems = spec.problems()
         if problems:
+            self.refused[f"{kind} {spec.name!r}"] = f"{'; '.join(problems)} (plugin {spec.plugin!r})"
             raise InvalidSpec(f"{kind} {spec.name!r} refused: {'; '.join(problems)}")
         if spec.name in table:
             raise DuplicateName(
@@ -99,18 +104,26 @@ class Registry:
             )
         table[spec.name] = spec
 
+    def _missing(self, kind: str, name: str) -> None:
+        """A name asked for that a plugin registered but zoo refused: say why, not "Unknown"."""
+        reason = self.refused.get(f"{kind} {name!r}")
+        if reason is not None:
+            raise PluginError(f"{kind} {name!r} was refused when its plugin registered it: {reason}")
+
     def architecture(self, name: str) -> ArchitectureSpec:
         try:
             return self.architectures[name]
         except KeyError:
-            raise UnknownArchitecture(name, self.architectures) from None
+            self._missing("architecture", name)
+            raise UnknownArchitecture(name, self.architectures, self.note) from None
 
     def dataset(self, name: str) -> DatasetSpec:
         """A dataset by name; ``NAME:ARGUMENT`` for those that take one (``folder:PATH``)."""
         base, colon, argument = name.partition(":")
         spec = self.datasets.get(base)
         if spec is None:
-            raise UnknownDataset(name, self.datasets)
+            self._missing("dataset", base)
+            raise UnknownDataset(name, self.datasets, self.note)
         if bool(colon) != bool(spec.argument) or (colon and not argument):
             usage = f"{base}:{spec.argument}" if spec.argument else base
             raise DatasetUnavailable(f"Dataset {name!r}: write it as {usage}")
@@ -120,7 +133,8 @@ class Registry:
         try:
             return self.exporters[name]
         except KeyError:
-            raise UnknownExporter(name, self.exporters) from None
+            self._missing("exporter", name)
+            raise UnknownExporter(name, self.exporters, self.note) from None
 
 
 def owner(spec: Spec) -> str:
