@@ -144,7 +144,7 @@ def new_command(ctx: click.Context, name: str, parent: Path) -> None:
     click.echo(
         f"zoo: wrote the plugin package {folder.name} (architecture {name!r}, dataset "
         f"'{name}-inverted'); next:\n"
-        f"  pip install -e {folder}\n"
+        f"  pip install -e '{folder}[test]'\n"
         f"  zoo plugins check {name}\n"
         f"  cd {folder} && python -m pytest",
         err=True,
