@@ -27,7 +27,8 @@ def spec_is_valid(subject: ArchitectureSubject) -> str:
             f"default dataset {dataset!r} is not registered "
             f"(registered: {', '.join(sorted(subject.registry.datasets)) or 'none'})"
         )
-    return f"{len(spec.hyperparameters)} hyper-parameters, parts {', '.join(spec.parts)}"
+    count = len(spec.hyperparameters)
+    return f"{count} hyper-parameter{'' if count == 1 else 's'}, parts {', '.join(spec.parts)}"
 
 
 def references_resolve(subject: ArchitectureSubject) -> str:
