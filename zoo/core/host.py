@@ -22,7 +22,6 @@ from typing import Any
 import pluggy
 
 from zoo.core import hookspecs, settings
-from zoo.core.errors import ZooError
 from zoo.core.registry import PluginRecord, Registry, Spec
 
 ENTRY_POINT_GROUP = "zoo"
@@ -159,7 +158,7 @@ class PluginHost:
         for spec in staged:
             try:
                 registry.add(spec)
-            except ZooError as exc:
+            except Exception as exc:  # a spec zoo cannot even judge is refused like a bad one
                 self._fail(record, hook_name, exc)
                 continue
             record.registered.append(spec.name)

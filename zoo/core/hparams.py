@@ -64,12 +64,7 @@ def validate(spec: ArchitectureSpec, given: Mapping[str, Any]) -> dict[str, Any]
     resolved: dict[str, Any] = {}
     for name, param in params.items():
         value = _coerce(param, given.get(name, param.default), spec.name)
-        out_of_range = (
-            (param.choices and value not in param.choices)
-            or (param.minimum is not None and value < param.minimum)
-            or (param.maximum is not None and value > param.maximum)
-        )
-        if out_of_range:
+        if not param.admits(value):
             raise InvalidHyperParameter(
                 f"hyper-parameter {name!r} of {spec.name!r} must be {param.describe_range()}, got {value!r}"
             )

@@ -36,6 +36,14 @@ def _ref_problem(what: str, ref: Any) -> list[str]:
     return [f"{what} {ref!r} is not a 'module:attribute' reference"]
 
 
+def _tuples(spec: Any, *names: str) -> None:
+    """Lists a plugin passed for tuple fields, made tuples: a frozen spec stays hashable."""
+    for name in names:
+        value = getattr(spec, name)
+        if isinstance(value, list):
+            object.__setattr__(spec, name, tuple(value))
+
+
 def _part(name: Any) -> bool:
     return isinstance(name, str) and bool(_PART.match(name))
 
@@ -69,17 +77,25 @@ class HyperParameter:
     minimum: float | None = None
     maximum: float | None = None
 
+    def __post_init__(self) -> None:
+        _tuples(self, "choices")
+
     def problems(self) -> list[str]:
-        """What is wrong with this hyper-parameter, in words (empty: nothing)."""
+        """What is wrong with this hyper-parameter, in words (empty: nothing). Never raises,
+        whatever a plugin passed."""
         where = f"hyper-parameter {self.name!r}"
         if not isinstance(self.name, str) or not self.name.isidentifier():
             return [f"{where}: its name must be a Python identifier (the builder's keyword argument)"]
         if self.type not in (int, float, bool, str):
             return [f"{where}: type must be int, float, bool or str, got {self.type!r}"]
+        if not isinstance(self.choices, tuple):
+            return [f"{where}: choices must be a tuple of values, got {self.choices!r}"]
         kind = self.type.__name__
         found = [f"{where}: choice {c!r} is not {kind}" for c in self.choices if not _is(c, self.type)]
         bounds = [b for b in (self.minimum, self.maximum) if b is not None]
-        if any(not _is(b, float) for b in bounds):
+        if bounds and self.type not in (int, float):
+            found.append(f"{where}: minimum and maximum bound int and float hyper-parameters, not {kind}")
+        elif any(not _is(b, float) for b in bounds):
             found.append(f"{where}: minimum and maximum must be finite numbers")
         elif len(bounds) == 2 and self.minimum > self.maximum:  # type: ignore[operator]
             found.append(f"{where}: minimum {self.minimum} is above maximum {self.maximum}")
@@ -157,16 +173,20 @@ class ArchitectureSpec:
     pretrainer: str = ""
     plugin: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        _tuples(self, "input_shape", "parts", "hyperparameters")
+
     def problems(self) -> list[str]:
         """What is wrong with this spec, in words (empty: nothing). Checked when a plugin
-        registers it, without importing TensorFlow; a spec with problems is refused."""
+        registers it, without importing TensorFlow; a spec with problems is refused. Never
+        raises, whatever a plugin passed."""
         found = name_problems("architecture", self.name)
         found += _ref_problem("builder", self.builder)
         if self.pretrainer:
             found += _ref_problem("pretrainer", self.pretrainer)
-        if self.family not in FAMILIES:
+        if not isinstance(self.family, str) or self.family not in FAMILIES:
             found.append(f"family {self.family!r} is not one of {', '.join(FAMILIES)}")
-        if self.task not in TASKS:
+        if not isinstance(self.task, str) or self.task not in TASKS:
             found.append(f"task {self.task!r} is not one of {', '.join(TASKS)}")
         parts = tuple(self.parts) if isinstance(self.parts, (tuple, list)) else ()
         if len(parts) < 2 or len(set(parts)) != len(parts) or "full" in parts:
@@ -178,7 +198,7 @@ class ArchitectureSpec:
                 "input_shape must be (height, width, channels), each positive or None, "
                 f"got {self.input_shape!r}"
             )
-        if self.lr_schedule not in LR_SCHEDULES:
+        if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
             found.append(f"lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
         for field_name in ("epochs", "batch_size"):
             if not _whole(getattr(self, field_name), 1):
@@ -235,9 +255,15 @@ class DatasetSpec:
     argument: str = ""
     plugin: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        _tuples(self, "image_shape", "class_names")
+
     def problems(self) -> list[str]:
-        """What is wrong with this spec, in words (empty: nothing)."""
+        """What is wrong with this spec, in words (empty: nothing). Never raises."""
         found = name_problems("dataset", self.name) + _ref_problem("loader", self.loader)
+        if not isinstance(self.class_names, tuple):
+            found.append(f"class_names must be a tuple of names, got {self.class_names!r}")
+            return found
         if not _whole(self.num_classes, 0):
             found.append(f"num_classes must be a whole number >= 0 (0: found on load): {self.num_classes!r}")
         elif self.class_names and self.num_classes and len(self.class_names) != self.num_classes:
@@ -266,6 +292,6 @@ class ExporterSpec:
     plugin: str = field(default="", compare=False)
 
     def problems(self) -> list[str]:
-        """What is wrong with this spec, in words (empty: nothing)."""
+        """What is wrong with this spec, in words (empty: nothing). Never raises."""
         found = name_problems("exporter", self.name) + _ref_problem("exporter", self.exporter)
         return found + (_ref_problem("verifier", self.verifier) if self.verifier else [])
