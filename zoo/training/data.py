@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from zoo.core import settings
-from zoo.core.errors import DatasetUnavailable, ShapeMismatch
-from zoo.core.registry import Registry, call
+from zoo.core.errors import DatasetUnavailable, PluginError, ShapeMismatch
+from zoo.core.registry import Registry, call, owner
 from zoo.core.specs import ArchitectureSpec, DatasetSpec
 from zoo.core.tasks import task
 
@@ -153,6 +153,23 @@ def load_arrays(registry: Registry, spec: ArchitectureSpec, dataset: str, direct
     return load(dataset_spec, spec, data_dir(directory), argument=argument)
 
 
+def returned(dataset: DatasetSpec, found: Any) -> tuple[Any, ...]:
+    """What a loader returned, checked to be the documented tuple ``(x_train, y_train, x_test,
+    y_test[, class_names])``; ``PluginError`` naming the plugin otherwise."""
+    said = None
+    if not isinstance(found, (tuple, list)) or len(found) not in (4, 5):
+        size = f" of {len(found)}" if isinstance(found, (tuple, list)) else ""
+        said = f"{type(found).__name__}{size}"
+    elif len(found) == 5 and (isinstance(found[4], str) or not isinstance(found[4], (tuple, list))):
+        said = f"class names as {type(found[4]).__name__}"
+    if said is not None:
+        raise PluginError(
+            f"{owner(dataset)}: {dataset.loader} returned {said}, not (x_train, y_train, x_test, "
+            "y_test[, class_names])"
+        )
+    return tuple(found)
+
+
 def load_dataset(
     name: str,
     data_dir: str | os.PathLike[str] | None = None,
@@ -171,7 +188,9 @@ def load_dataset(
     argument = name.partition(":")[2]
     extra = {"argument": argument} if spec.argument else {}
     directory = _data_dir(data_dir)  # the parameter keeps the public name of zoo's option
-    return tuple(call(spec, spec.loader, data_dir=directory, input_shape=tuple(input_shape), **extra))
+    return returned(
+        spec, call(spec, spec.loader, data_dir=directory, input_shape=tuple(input_shape), **extra)
+    )
 
 
 def load(
@@ -185,7 +204,9 @@ def load(
     ``argument`` is what followed ``NAME:`` for datasets that take one (``folder:PATH``).
     """
     extra = {"argument": argument} if dataset.argument else {}
-    loaded = call(dataset, dataset.loader, data_dir=directory, input_shape=arch.input_shape, **extra)
+    loaded = returned(
+        dataset, call(dataset, dataset.loader, data_dir=directory, input_shape=arch.input_shape, **extra)
+    )
     x_train, y_train, x_test, y_test = loaded[:4]
     class_names = tuple(loaded[4]) if len(loaded) > 4 else tuple(dataset.class_names)
     x_train = as_float_images(x_train, dataset.name)

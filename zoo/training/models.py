@@ -27,11 +27,26 @@ def build(
     and their sequence checked, so that a builder breaking the contract fails here, naming the
     plugin, not later in training or in an exporter."""
     params = validate(spec, hyperparameters or {})
-    import_keras()
+    keras = import_keras()
     model = call(spec, spec.builder, input_shape=spec.input_shape, **params)
+    if not isinstance(model, keras.Model) or not _has_graph(model):
+        raise PluginError(
+            f"{owner(spec)}: {spec.builder} returned {type(model).__name__}, not a Keras model with a "
+            "graph: return keras.Model(inputs, outputs) or a keras.Sequential (a subclassed model "
+            "cannot be split into parts nor exported)"
+        )
     if check_parts:
         check_sequence(spec, model, parts(spec, model))
     return model
+
+
+def _has_graph(model: Any) -> bool:
+    """Whether a Keras model has symbolic inputs and outputs (functional or Sequential), which
+    parts, their order and the exporters rely on; a subclassed model has none."""
+    try:
+        return bool(model.inputs) and bool(model.outputs)
+    except (AttributeError, ValueError):
+        return False
 
 
 def load_run_model(registry: Registry, run: Run, compile: bool = False) -> keras.Model:
@@ -105,7 +120,10 @@ def parts(spec: ArchitectureSpec, model: keras.Model) -> dict[str, keras.Model]:
         found[name] = layer
     sequence = list(found.values())
     for part, next_part in itertools.pairwise(sequence):
-        passed_between(part, next_part)  # a part that takes more than the one before it gives
+        try:
+            passed_between(part, next_part)  # a part that takes more than the one before it gives
+        except PluginError as exc:
+            raise PluginError(f"{owner(spec)}: {exc}") from None
     return found
 
 
