@@ -35,6 +35,24 @@ class BadPlugin:
         register(ae("partless-ae", builder="tests.bad_models:build_ae_without_decoder"))
         register(ae("raising-ae", builder="tests.bad_models:build_raises"))
         register(ae("scaled-ae", builder="tests.bad_models:build_ae_scaled_after_decoder"))
+        register(ae("dict-ae", builder="tests.bad_models:build_dict"))
+        register(
+            ae(
+                "dropper-ae",
+                builder="tests.bad_models:build_dropping_decoder",
+                hyperparameters=(HyperParameter("width", 4, type=int, minimum=2, maximum=16),),
+            )
+        )
+        register(
+            ae(
+                "two-class",
+                builder="tests.fake_models:build_tiny",
+                family="classifier",
+                task="classification",
+                parts=("features", "head"),
+                parameters=130,
+            )
+        )
         register(ae("crossed-unet", builder="tests.bad_models:build_crossed_unet", parameters=None))
         register(ae("frozen-ae", builder="tests.bad_models:build_frozen_ae", parameters=None))
         width = HyperParameter("width", 4, type=int, minimum=2, maximum=16)
@@ -48,6 +66,7 @@ class BadPlugin:
             ("rgb-data", "load_wrong_shape"),
             ("offline-data", "load_raises"),
             ("chatty-data", "load_chatty"),
+            ("dict-data", "load_dict"),
         ):
             register(
                 DatasetSpec(

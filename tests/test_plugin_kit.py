@@ -106,9 +106,28 @@ def test_each_broken_item_fails_its_check_with_one_line(registry, name, line):
             "zoo.api.InvalidHyperParameter for values the builder cannot take)",
         ),
         (
+            "dict-ae",
+            "FAIL architecture dict-ae builds: architecture 'dict-ae' of plugin 'bad': "
+            "tests.bad_models:build_dict returned dict, not a Keras model with a graph: return "
+            "keras.Model(inputs, outputs) or a keras.Sequential (a subclassed model cannot be split into "
+            "parts nor exported)",
+        ),
+        (
+            "dropper-ae",
+            "FAIL architecture dropper-ae builds-varied: with width=5: architecture 'dropper-ae' of plugin "
+            "'bad' declares part 'decoder' but its model has no layer of that name",
+        ),
+        (
+            "dict-data",
+            "FAIL dataset dict-data loads: dataset 'dict-data' of plugin 'bad': tests.bad_models:load_dict "
+            "returned dict, not (x_train, y_train, x_test, y_test[, class_names])",
+        ),
+        (
             "careless",
-            "FAIL exporter careless export: exporter 'careless' of plugin 'bad' returned dict from "
-            "tests.bad_models:export_without_passed, not a manifest: a dict whose 'files' list holds one",
+            "FAIL exporter careless export: exporter 'careless' of plugin 'bad': "
+            "tests.bad_models:export_without_passed files[0] does not say whether it 'passed' (True or "
+            "False); a manifest is a dict whose 'files' list holds one {'part': ..., 'file': ..., "
+            "'passed': True or False, 'reason': ...} per file",
         ),
     ],
 )
@@ -126,7 +145,7 @@ def test_a_good_item_passes_every_check(registry):
     statuses = {c["check"]: c["status"] for c in item["checks"]}
     assert statuses == dict.fromkeys(statuses, "pass") | {"builds-varied": "skip"}
     assert list(statuses) == [
-        "spec",
+        "default-dataset",
         "resolves",
         "builds",
         "builds-varied",
@@ -203,10 +222,10 @@ def test_parametrize_with_checks_gives_one_test_per_check_failing_with_the_same_
     )
     (argnames, cases), ids = marks["parametrize"].args, marks["parametrize"].kwargs["ids"]
     assert argnames == "check" and ids[:2] == [
-        "architecture:counted-ae:spec",
+        "architecture:counted-ae:default-dataset",
         "architecture:counted-ae:resolves",
     ]
-    assert len(ids) == len(cases) == 11 + 5
+    assert len(ids) == len(cases) == 11 + 4
     by_id = dict(zip(ids, cases, strict=True))
     with pytest.raises(
         pytest.fail.Exception, match=r"^declares parameters=1,000 but the model has 580 trainable$"
@@ -220,7 +239,7 @@ def test_parametrize_with_checks_gives_one_test_per_check_failing_with_the_same_
 def test_what_plugin_code_prints_goes_to_stderr_and_the_json_stays_whole(registry):
     result = invoke(registry, "plugins", "check", "chatty-data", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["counts"] == {"pass": 5, "fail": 0, "skip": 0}
+    assert json.loads(result.stdout)["counts"] == {"pass": 4, "fail": 0, "skip": 0}
     assert "Downloading data from https://example.org/data.npz" in result.stderr
 
 
@@ -230,7 +249,7 @@ def test_values_a_builder_refuses_with_invalid_hyperparameter_are_tried_one_by_o
     assert varied["status"] == "pass"
     assert varied["detail"] == (
         "width=6: 580 parameters; bias=False: 580 parameters "
-        "(refused with InvalidHyperParameter: width=5, bias=False, width=5, width=3)"
+        "(refused with InvalidHyperParameter: width=5, bias=False; width=5; width=3)"
     )
 
 
@@ -261,4 +280,26 @@ def test_an_unknown_name_says_when_zoo_load_plugins_left_plugins_out(monkeypatch
     assert result.stderr == (
         "zoo: error: Unknown dataset 'mnist-sample'. Available: (none) "
         "(ZOO_LOAD_PLUGINS=lenet loads only those plugins)\n"
+    )
+
+
+def test_a_two_class_classifier_trains_a_step_on_synthetic_data(registry):
+    result = json.loads(invoke(registry, "plugins", "check", "two-class", "--json").stdout)
+    statuses = {c["check"]: c["status"] for c in result["items"][0]["checks"]}
+    assert statuses["train-step"] == "pass" and result["passed"], result
+
+
+def test_an_exporter_is_tried_on_a_built_in_architecture_not_another_plugins_broken_one(registry):
+    result = json.loads(invoke(registry, "plugins", "check", "onnx", "--json").stdout)
+    exporter = next(i for i in result["items"] if i["kind"] == "exporter")
+    export = next(c for c in exporter["checks"] if c["check"] == "export")
+    assert export["status"] == "pass" and export["detail"].startswith("dense-ae: "), export
+
+
+def test_a_loader_returning_something_else_is_the_plugins_error_in_training_too(registry, tmp_path):
+    result = invoke(registry, "train", "good-ae", "--dataset", "dict-data", "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "zoo: error: dataset 'dict-data' of plugin 'bad': tests.bad_models:load_dict returned dict, not "
+        "(x_train, y_train, x_test, y_test[, class_names])"
     )

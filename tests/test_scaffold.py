@@ -116,7 +116,7 @@ def test_the_package_is_one_a_third_party_publishes(generated):
     assert f'@parametrize_with_checks("{NAME}")' in test and "from zoo.api import" in test
 
 
-@pytest.mark.parametrize("name", ["My-Net", "1net", "net.v2", "_net", "a b", "ünet", ""])
+@pytest.mark.parametrize("name", ["My-Net", "1net", "net.v2", "_net", "a b", "ünet", "", "net-", "net_"])
 def test_a_bad_name_is_refused_with_one_line(registry, tmp_path, name):
     result = invoke(registry, "plugins", "new", name, "--dir", str(tmp_path))
     assert result.exit_code == 2

@@ -22,6 +22,10 @@ class CheckSkipped(Exception):
     failure."""
 
 
+class Blocked(CheckSkipped):
+    """Skipped because a check it needs failed or was skipped (that check is named)."""
+
+
 @dataclass(frozen=True)
 class Check:
     """A named check of one registered item (``kind`` ``plugin``, ``architecture``, ``dataset``
@@ -48,6 +52,7 @@ class Outcome:
     status: str
     detail: str
     seconds: float
+    error: BaseException | None = None  # what a failed check raised (pytest re-raises plugin code's)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,22 +64,44 @@ class Outcome:
         }
 
 
+MAX_DETAIL = 400  # a TensorFlow error carries its whole graph; a table cell is for reading
+
+
 def said(exc: BaseException) -> str:
-    """An exception in the words a plugin author reads: zoo's own errors as they are (they
-    name the plugin and the callable), others with their type."""
-    if isinstance(exc, (CheckFailed, CheckSkipped, ZooError)):
-        return " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    """An exception in the words a plugin author reads, on one line: zoo's own errors as they
+    are (they name the plugin and the callable), others with their type."""
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, (CheckFailed, CheckSkipped, ZooError)):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
+
+
+def hint(exc: BaseException, advice: str) -> str:
+    """Advice for an exception of the plugin's own code (zoo's errors say what to do already)."""
+    from zoo.core.errors import PluginCodeError
+
+    return f" ({advice})" if isinstance(exc, PluginCodeError) else ""
+
+
+def callables(spec: Any, refs: list[str]) -> str:
+    """The ``"module:attr"`` references of a spec import and are callable."""
+    from zoo.core.registry import owner, resolve
+
+    for ref in refs:
+        if not callable(resolve(ref, owner=owner(spec))):
+            raise CheckFailed(f"{ref} is not callable")
+    return ", ".join(refs)
 
 
 def run(check: Check) -> Outcome:
     """Run one check; any exception it raises is its failure (a check never stops the others)."""
     started = time.perf_counter()
+    error: BaseException | None = None
     try:
         detail = check.run() or ""
         status = PASS
     except CheckSkipped as exc:
         status, detail = SKIP, said(exc)
     except Exception as exc:
-        status, detail = FAIL, said(exc)
-    return Outcome(check, status, detail, time.perf_counter() - started)
+        status, detail, error = FAIL, said(exc), exc
+    return Outcome(check, status, detail, time.perf_counter() - started, error)

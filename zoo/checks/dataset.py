@@ -1,42 +1,31 @@
-"""The checks of a dataset: its spec, its loader, and what the loader returns (the types,
-shapes and label range ``DatasetSpec`` documents)."""
+"""The checks of a dataset: its loader, and what the loader returns (the types, shapes and
+label range ``DatasetSpec`` documents). Its spec was checked when it registered."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from zoo.checks.check import CheckFailed
+from zoo.checks.check import CheckFailed, CheckSkipped, callables, hint
 from zoo.checks.subjects import DatasetSubject
-from zoo.core.registry import owner, resolve
 
-
-def spec_is_valid(subject: DatasetSubject) -> str:
-    problems = subject.spec.problems()
-    if problems:
-        raise CheckFailed("; ".join(problems))
-    shape = subject.spec.image_shape
-    return (
-        f"images {'of any shape' if shape is None else shape}, {subject.spec.num_classes or 'found'} classes"
-    )
+LOADER_HINT = (
+    "raise zoo.api.DatasetUnavailable for data that cannot be had here: users see one line, and "
+    "this check skips"
+)
 
 
 def loader_resolves(subject: DatasetSubject) -> str:
-    if not callable(resolve(subject.spec.loader, owner=owner(subject.spec))):
-        raise CheckFailed(f"{subject.spec.loader} is not callable")
-    return subject.spec.loader
+    return callables(subject.spec, [subject.spec.loader])
 
 
 def loads(subject: DatasetSubject) -> str:
-    from zoo.core.errors import PluginCodeError
-
     try:
         found = subject.make("loaded", subject.load)
-    except PluginCodeError as exc:
-        raise CheckFailed(
-            f"{exc} (raise zoo.api.DatasetUnavailable for data that cannot be had here: users see one "
-            "line, and this check skips)"
-        ) from exc
+    except CheckSkipped:
+        raise
+    except Exception as exc:
+        raise CheckFailed(f"{exc}{hint(exc, LOADER_HINT)}") from exc
     return f"{len(found[0]):,} training and {len(found[2]):,} test images"
 
 
@@ -97,7 +86,6 @@ def labels(subject: DatasetSubject) -> str:
 
 
 CHECKS: tuple[tuple[str, str, Callable[[DatasetSubject], str | None]], ...] = (
-    ("spec", "the spec is valid", spec_is_valid),
     ("resolves", "the loader imports and is callable", loader_resolves),
     ("loads", "the loader returns (x_train, y_train, x_test, y_test[, class_names])", loads),
     ("images", "images are uint8 or float in [0, 1], (N, H, W[, C]), of the declared shape", images),

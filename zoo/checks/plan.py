@@ -11,11 +11,11 @@ from typing import Any
 
 from zoo.checks import architecture, dataset, exporter
 from zoo.checks.check import FAIL, PASS, SKIP, Check, CheckFailed, Outcome, run
-
-__all__ = ["Outcome", "checks", "report", "run_all", "timed"]
 from zoo.checks.subjects import ArchitectureSubject, DatasetSubject, ExporterSubject
 from zoo.core.errors import UnknownNameError
 from zoo.core.registry import PluginRecord, Registry
+
+__all__ = ["Outcome", "checks", "report", "run_all", "timed"]
 
 KINDS = ("plugin", "architecture", "dataset", "exporter")
 
@@ -62,7 +62,7 @@ def _items(registry: Registry, names: Iterable[str]) -> list[tuple[str, str]]:
     known = set(plugins) | {n for table in tables.values() for n in table}
     unknown = [n for n in wanted if n not in known]
     if unknown:
-        raise UnknownCheckTarget(unknown[0], known)
+        raise UnknownCheckTarget(unknown[0], known, registry.note)
     chosen_plugins = [p for p in plugins if not wanted or p in wanted]
     items = [("plugin", p) for p in chosen_plugins]
     for kind, table in tables.items():
@@ -141,6 +141,7 @@ def report(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
 
 
 def timed(found: list[Check], progress: Callable[[Outcome], None] | None = None) -> dict[str, Any]:
+    """Run the checks (``progress`` hears of each as it ends) and return the report, timed."""
     started = time.perf_counter()
     outcomes = list(run_all(found, progress))
     return report(outcomes, time.perf_counter() - started)

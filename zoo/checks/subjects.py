@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo.checks.check import CheckSkipped
+from zoo.checks.check import Blocked, CheckFailed, CheckSkipped
 from zoo.core.registry import Registry
 from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec
+from zoo.core.tasks import task
 
 SYNTHETIC = "synthetic"  # the built-in dataset that makes images to fit any architecture
 SEED = 0
-_NEEDS = "needs check"
 
 
 class _Pieces:
@@ -39,12 +39,12 @@ class _Pieces:
     def need(self, key: str, factory: Callable[[], Any], check: str) -> Any:
         try:
             return self.make(key, factory)
-        except CheckSkipped as exc:
-            if str(exc).startswith(_NEEDS):  # the check at the root of it is named already
-                raise
-            raise CheckSkipped(f"{_NEEDS} '{check}', which was skipped") from None
+        except Blocked:
+            raise  # the check at the root of it is named already
+        except CheckSkipped:
+            raise Blocked(f"needs check '{check}', which was skipped") from None
         except Exception:
-            raise CheckSkipped(f"{_NEEDS} '{check}', which failed") from None
+            raise Blocked(f"needs check '{check}', which failed") from None
 
 
 class ArchitectureSubject(_Pieces):
@@ -55,17 +55,26 @@ class ArchitectureSubject(_Pieces):
         self.registry, self.spec = registry, spec
         self._folder: tempfile.TemporaryDirectory[str] | None = None
 
-    def build(self, hyperparameters: dict[str, Any] | None = None) -> Any:
-        """A fresh model (seeded), with the defaults or the given hyper-parameters."""
+    def build(self, hyperparameters: dict[str, Any] | None = None, check_parts: bool = True) -> Any:
+        """A fresh model (seeded), with the defaults or the given hyper-parameters, taking the
+        declared input shape; its parts checked as every command checks them, unless the parts'
+        own checks are to say what is wrong."""
         from zoo.training import models
         from zoo.training.keras_env import import_keras
 
         import_keras().utils.set_random_seed(SEED)
-        return models.build(self.spec, hyperparameters, check_parts=False)  # the parts' checks do
+        model = models.build(self.spec, hyperparameters, check_parts=check_parts)
+        have = tuple(model.input_shape[1:])
+        if have != tuple(self.spec.input_shape):
+            raise CheckFailed(
+                f"the model takes inputs of shape {have}, the spec says {self.spec.input_shape}"
+            )
+        return model
 
     def model(self) -> Any:
-        """The model built from the defaults, shared by the checks that only read it."""
-        return self.need("model", self.build, "builds")
+        """The model built from the defaults, shared by the checks that only read it (never
+        trained); its parts are for the parts' checks to judge."""
+        return self.need("model", lambda: self.build(check_parts=False), "builds")
 
     def parts(self) -> dict[str, Any]:
         from zoo.training import models
@@ -73,13 +82,21 @@ class ArchitectureSubject(_Pieces):
         return self.need("parts", lambda: models.parts(self.spec, self.model()), "parts-exist")
 
     def synthetic(self, count: int) -> tuple[Any, Any]:
-        """``count`` images that fit the architecture, and their labels."""
+        """``count`` images that fit the architecture, and their labels folded into the classes
+        the model outputs (synthetic labels run 0..9; a two-class model is valid)."""
         from zoo.training import data
 
         if SYNTHETIC not in self.registry.datasets:
             raise CheckSkipped(f"the {SYNTHETIC!r} dataset (a built-in) is not registered")
         arrays = self.make("synthetic", lambda: data.load(self.registry.dataset(SYNTHETIC), self.spec))
-        return arrays.x_train[:count], arrays.y_train[:count]
+        x, y = arrays.x_train[:count], arrays.y_train[:count]
+        classes = self.model().output_shape[-1]
+        kind = task(self.spec.task).targets
+        if kind == "labels" and classes:
+            y = y % classes
+        elif kind == "masks" and classes:
+            y = y % max(classes - 1, 1)  # class 0 is the background; a digit d is class d + 1
+        return x, y
 
     def export(self, exporter: str) -> Any:
         """The untrained model exported by ``exporter`` (an ``ExportResult``)."""
@@ -115,7 +132,7 @@ class DatasetSubject(_Pieces):
     def load(self) -> tuple[Any, ...]:
         from zoo.core.errors import DatasetUnavailable
         from zoo.core.registry import call
-        from zoo.training.data import data_dir
+        from zoo.training.data import data_dir, returned
 
         if self.spec.argument:
             raise CheckSkipped(
@@ -128,13 +145,7 @@ class DatasetSubject(_Pieces):
             found = call(self.spec, self.spec.loader, data_dir=data_dir(None), input_shape=shape)
         except DatasetUnavailable as exc:
             raise CheckSkipped(f"not available here: {exc}") from None
-        if not isinstance(found, (tuple, list)) or len(found) not in (4, 5):
-            raise AssertionError(
-                f"the loader returned {type(found).__name__}"
-                f"{f' of {len(found)}' if isinstance(found, (tuple, list)) else ''}, not "
-                "(x_train, y_train, x_test, y_test[, class_names])"
-            )
-        return tuple(found)
+        return returned(self.spec, found)
 
 
 class ExporterSubject(_Pieces):
@@ -147,9 +158,12 @@ class ExporterSubject(_Pieces):
         self.registry, self.spec, self.lookup = registry, spec, lookup
 
     def architecture(self) -> ArchitectureSpec:
-        """The registered architecture with the fewest declared parameters (ties by name)."""
+        """The built-in architecture with the fewest declared parameters (ties by name); any
+        registered one where no built-in is loaded."""
+        builtin = {p.name for p in self.registry.plugins if p.builtin}
+        every = list(self.registry.architectures.values())
         specs = sorted(
-            self.registry.architectures.values(),
+            [s for s in every if s.plugin in builtin] or every,
             key=lambda s: (s.parameters is None, s.parameters or 0, s.name),
         )
         if not specs:
@@ -159,3 +173,23 @@ class ExporterSubject(_Pieces):
     def subject(self) -> ArchitectureSubject:
         """The architecture exported, shared with its own checks (so one export serves both)."""
         return self.lookup(self.architecture().name)
+
+
+def verified(exporter: ExporterSpec, folder: Path) -> str:
+    """The exporter's verifier run on an export it made, its report checked to be one: a
+    ``CheckFailed`` naming the files that fail."""
+    from zoo.core.registry import call
+
+    report = call(exporter, exporter.verifier, str(folder), reference=False)
+    files = report.get("files") if isinstance(report, dict) else None
+    if not isinstance(files, list) or not isinstance(report.get("passed"), bool):
+        raise CheckFailed(
+            f"{exporter.verifier} returned {type(report).__name__}, not a report: a dict with 'passed' "
+            "and a 'files' list"
+        )
+    if not report["passed"]:
+        failed = [
+            f"{f.get('file')}: {'; '.join(f.get('failures', []))}" for f in files if not f.get("passed")
+        ]
+        raise CheckFailed(f"its verifier fails the export it made: {', '.join(failed) or 'no file named'}")
+    return f"{len(files)} files verified"

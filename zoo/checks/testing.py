@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.checks.check import Check, CheckFailed, CheckSkipped
+from zoo.checks.check import FAIL, SKIP, Check, run
 from zoo.checks.plan import checks
+from zoo.core.errors import PluginCodeError
 from zoo.core.registry import Registry
 
 # Raised inside Keras with NumPy 2 on every tensor conversion; not the plugin's to fix.
@@ -31,17 +32,22 @@ class _PytestCheck:
     def __repr__(self) -> str:
         return self.check.id
 
-    def __call__(self) -> str | None:
+    def __call__(self) -> str:
+        """Run the check as ``zoo plugins check`` does: a skip is pytest's, a failure is the
+        table's line; where the plugin's own code raised, its traceback follows."""
         import pytest
 
-        try:
-            return self.check()
-        except CheckSkipped as exc:
-            pytest.skip(str(exc))
-        except CheckFailed as exc:
-            if exc.__cause__ is not None:  # the plugin's own code raised: its traceback helps
-                raise
-            pytest.fail(str(exc), pytrace=False)  # the contract's one line says it all
+        outcome = run(self.check)
+        if outcome.status == SKIP:
+            pytest.skip(outcome.detail)
+        if outcome.status == FAIL:
+            error = outcome.error
+            if isinstance(error, PluginCodeError) or isinstance(
+                getattr(error, "__cause__", None), PluginCodeError
+            ):
+                raise AssertionError(outcome.detail) from error
+            pytest.fail(outcome.detail, pytrace=False)
+        return outcome.detail
 
 
 def parametrize_with_checks(*names: str, registry: Registry | None = None) -> Any:

@@ -52,7 +52,7 @@ def check_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> 
     plugins, or on those NAMES (plugins or items): a table of checks with pass, fail or skip and
     the reason. Exit code 1 if any check fails.
 
-    About a minute per small architecture: it builds the model, trains a step and exports it.
+    Seconds per small architecture: it builds the model, trains a step and exports it.
     """
     import contextlib
     import sys

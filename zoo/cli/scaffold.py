@@ -38,11 +38,13 @@ MODULE_PREFIX = "zoo_"  # as the built-in plugins: zoo_lenet, zoo_unet
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a plugin (None: it can). The rules of a spec name, and a Python
     identifier once '-' becomes '_', since it also names the package ``zoo_NAME``."""
-    if not name_problems("plugin", name) and name.replace("-", "_").isidentifier():
+    ends_well = name[-1:].isalnum()  # keras-zoo-x- is no valid distribution name (PEP 508)
+    if not name_problems("plugin", name) and name.replace("-", "_").isidentifier() and ends_well:
         return None
     return (
         f"plugin name {name!r} is not valid: use lower-case letters, digits, '-' and '_', starting "
-        "with a letter (it names the architecture, the entry point and the package zoo_NAME)"
+        "with a letter and ending with a letter or digit (it names the architecture, the entry point "
+        "and the package zoo_NAME)"
     )
 
 
@@ -117,6 +119,8 @@ def _render(source: Traversable, target: Path, filled: dict[str, str]) -> None:
             name = "." + name if name == "gitignore" else name
             text = PLACEHOLDER.sub(lambda m: filled[m[1]], entry.read_text(encoding="utf-8"))
             (target / name).write_text(text, encoding="utf-8")
+        else:  # a file added to the template without the suffix would be lost without a word
+            raise RuntimeError(f"template file {entry.name!r} is not named *{SUFFIX}")
 
 
 @click.command("new")
@@ -135,7 +139,8 @@ def new_command(ctx: click.Context, name: str, parent: Path) -> None:
     convolutional autoencoder) and the dataset NAME-inverted, with its contract test. Once it is
     installed (pip install -e), its pytest and `zoo plugins check NAME` pass.
 
-    NAME: lower-case letters, digits, '-' and '_', starting with a letter. Prints the folder.
+    NAME: lower-case letters, digits, '-' and '_', starting with a letter and ending with a letter
+    or digit. Prints the folder.
     """
     problem = name_problem(name)  # before the plugins load: a typo costs nothing
     if problem:

@@ -99,22 +99,35 @@ def _model_and_samples(registry: Registry, run: Run) -> tuple[Any, Any]:
 
 def _check_manifest(exporter: ExporterSpec, manifest: Any) -> None:
     """What an exporter returned is a manifest as ``ExporterSpec`` documents it: a dict whose
-    ``files`` each name their ``file`` and say whether it ``passed``."""
+    ``files`` each name their ``part`` and ``file``, say whether it ``passed``, and why not."""
     files = manifest.get("files") if isinstance(manifest, dict) else None
-    bad = not isinstance(files, list) or not files
-    bad = bad or any(
-        not isinstance(f, dict) or not isinstance(f.get("passed"), bool) or "file" not in f for f in files
-    )
-    if bad:
+    wrong = None
+    if not isinstance(files, list) or not files:
+        wrong = (
+            f"returned {type(manifest).__name__} without a 'files' list"
+            if files is None
+            else "returned no files"
+        )
+    else:
+        for i, entry in enumerate(files):
+            if not isinstance(entry, dict):
+                wrong = f"files[{i}] is a {type(entry).__name__}, not a dict"
+            elif not isinstance(entry.get("part"), str) or not isinstance(entry.get("file"), str):
+                wrong = f"files[{i}] does not name its 'part' and 'file'"
+            elif not isinstance(entry.get("passed"), bool):
+                wrong = f"files[{i}] does not say whether it 'passed' (True or False)"
+            if wrong:
+                break
+    if wrong:
         raise PluginError(
-            f"{owner(exporter)} returned {type(manifest).__name__} from {exporter.exporter}, not a manifest: "
-            "a dict whose 'files' list holds one {'file': ..., 'passed': True or False} per file"
+            f"{owner(exporter)}: {exporter.exporter} {wrong}; a manifest is a dict whose 'files' list "
+            "holds one {'part': ..., 'file': ..., 'passed': True or False, 'reason': ...} per file"
         )
 
 
 def _judge(run: Run, manifest: dict[str, Any]) -> None:
     """Every file and the chain of parts passed, or the export fails naming what did not."""
-    failed = [f"{f['part']}: {f['reason']}" for f in manifest["files"] if not f["passed"]]
+    failed = [f"{f['part']}: {f.get('reason') or 'failed'}" for f in manifest["files"] if not f["passed"]]
     chain = manifest.get("chain")
     if chain and not chain["passed"]:
         failed.append(f"chain {'->'.join(chain['parts'])}: {chain.get('reason') or 'differs'}")
