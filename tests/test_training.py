@@ -295,3 +295,29 @@ def test_multiworker_strategy_with_two_workers_on_this_machine(tmp_path):
     assert [r["metrics"]["replicas"] for r in results] == [2, 2]
     losses = [json.loads((Path(r["path"]) / "history.json").read_text())["loss"] for r in results]
     assert losses[0] == pytest.approx(losses[1]), "the workers train one model together"
+
+
+def test_evaluate_recomputes_from_the_model_file_not_the_record(straight, registry, tmp_path):
+    """Fails if: ``zoo evaluate`` echoes metrics.json instead of running the model (the test above
+    cannot tell: it compares recomputed with recorded values)."""
+    import shutil
+
+    import keras
+
+    from zoo.training.data import load_arrays, targets
+
+    run = tmp_path / straight.path.name
+    shutil.copytree(straight.path, run)
+    model = load_model(run, compile=True)
+    dense = [layer for layer in model.get_layer("head").layers if layer.weights][-1]
+    dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])  # every class equally likely
+    keras.saving.save_model(model, run / "model.keras")
+    evaluated = json.loads(invoke(registry, "evaluate", str(run), "--json").stdout)
+    spec = registry.architecture("lenet5")
+    arrays = load_arrays(registry, spec, "synthetic", None)
+    direct = model.evaluate(
+        arrays.x_test, targets(spec, arrays.x_test, arrays.y_test), verbose=0, return_dict=True
+    )
+    assert evaluated["metrics"]["test_loss"] == pytest.approx(np.log(10), rel=1e-4)  # uniform over 10 classes
+    assert evaluated["metrics"]["test_loss"] == pytest.approx(direct["loss"], rel=1e-5)
+    assert evaluated["metrics"]["test_loss"] != pytest.approx(evaluated["recorded"]["test_loss"], rel=1e-2)
