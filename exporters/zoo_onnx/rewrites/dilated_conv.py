@@ -5,6 +5,7 @@ are shape arithmetic the CUDA provider runs on the CPU, and one Conv is fewer ke
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -19,11 +20,29 @@ from zoo_onnx.rewrites.symbolic import Poly
 _PATTERN = ["DepthToSpace", "Transpose", "Conv", "Transpose", "SpaceToDepth", "Transpose", "Pad"]
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The padded tensor's layout, told by the perm of tf2onnx's first Transpose (to C, N, H, W)."""
+
+    name: str
+    channels: int  # the axis of the channels
+    spatial: tuple[int, int]  # the axes of the height and the width
+    to_nchw: list[int] | None  # the Transpose the one Conv needs before it
+
+
+_LAYOUTS = {
+    (1, 0, 2, 3): _Layout("NCHW", 1, (2, 3), None),  # after another convolution
+    (3, 0, 1, 2): _Layout("NHWC", 3, (1, 2), [0, 3, 1, 2]),  # the image, or after an NHWC op
+}
+
+
 def rewrite(model: onnx.ModelProto, notes: list[str]) -> None:
     """Pad -> Transpose -> SpaceToDepth -> Transpose -> Conv -> Transpose -> DepthToSpace -> Slice
     (tf2onnx's dilated convolution when height and width are unknown) -> Conv with dilations
     followed by the same layout Transpose, where the pads and crops, evaluated at many sizes,
-    always amount to the same padding."""
+    always amount to the same padding. The padded tensor is NCHW (after another convolution) or
+    NHWC (the image itself, or after Rescaling, ReLU, BatchNormalization, UpSampling2D ...): the
+    latter gets a Transpose to NCHW before the one Conv."""
     graph = model.graph
     changed = True
     while changed:
@@ -41,11 +60,13 @@ def rewrite(model: onnx.ModelProto, notes: list[str]) -> None:
             conv_attrs = attributes(conv)
             weight = index.constant(conv.input[1])
             x_dims = shapes.dims(pad.input[0])
+            layout = _LAYOUTS.get(tuple(attributes(t1).get("perm", [])))
             if (
                 block is None
                 or attributes(d2s).get("blocksize") != block
                 or attributes(d2s).get("mode", b"DCR") not in (b"DCR", "DCR")
-                or any(list(attributes(t).get("perm", [])) != [1, 0, 2, 3] for t in (t1, t2, t3))
+                or layout is None
+                or any(list(attributes(t).get("perm", [])) != [1, 0, 2, 3] for t in (t2, t3))
                 or weight is None
                 or len(weight.dims) != 4
                 or any(s != 1 for s in conv_attrs.get("strides", [1, 1]))
@@ -57,19 +78,32 @@ def rewrite(model: onnx.ModelProto, notes: list[str]) -> None:
                 or (len(pad.input) == 3 and pad.input[2] and _constant_is_nonzero(index, pad.input[2]))
                 or x_dims is None
                 or len(x_dims) != 4
-                or not isinstance(x_dims[1], int)
+                or not isinstance(x_dims[layout.channels], int)
             ):
                 continue
             kernel = list(weight.dims[2:])
-            pads = _dilated_conv_pads(pad, crop, index, x_dims[1], block, kernel)
+            pads = _dilated_conv_pads(pad, crop, index, x_dims[layout.channels], block, kernel, layout)
             if pads is None:
                 continue
             base = conv.name or conv.output[0]
+            added = []
+            source = pad.input[0]
+            if layout.to_nchw is not None:
+                source = index.unique(f"{base}_nchw:0")
+                added.append(
+                    helper.make_node(
+                        "Transpose",
+                        [pad.input[0]],
+                        [source],
+                        name=index.unique(f"{base}_nchw"),
+                        perm=layout.to_nchw,
+                    )
+                )
             name = index.unique(f"{base}_dilated")
             dilated_out = index.unique(f"{name}:0")
             dilated = helper.make_node(
                 "Conv",
-                [pad.input[0], *conv.input[1:]],
+                [source, *conv.input[1:]],
                 [dilated_out],
                 name=name,
                 kernel_shape=kernel,
@@ -78,7 +112,7 @@ def rewrite(model: onnx.ModelProto, notes: list[str]) -> None:
                 pads=pads,
                 group=conv_attrs.get("group", 1),
             )
-            layout = helper.make_node(
+            back = helper.make_node(
                 "Transpose",
                 [dilated_out],
                 [crop.output[0]],
@@ -87,11 +121,12 @@ def rewrite(model: onnx.ModelProto, notes: list[str]) -> None:
             )
             at = list(graph.node).index(crop)
             graph.node.remove(crop)
-            graph.node.insert(at, layout)
-            graph.node.insert(at, dilated)
+            for node in reversed([*added, dilated, back]):
+                graph.node.insert(at, node)
             notes.append(
-                f"{label(conv)}: SpaceToDepth/DepthToSpace dilated convolution with run-time pads and crops "
-                f"(block {block}) -> Conv {dilated.name} dilations [{block}, {block}], pads {pads}"
+                f"{label(conv)}: SpaceToDepth/DepthToSpace dilated convolution of an {layout.name} tensor "
+                f"with run-time pads and crops (block {block}) -> Conv {dilated.name} "
+                f"dilations [{block}, {block}], pads {pads}"
             )
             changed = True
             break
@@ -104,14 +139,23 @@ def _sample_sizes(block: int) -> list[tuple[int, int]]:
 
 
 def _dilated_conv_pads(
-    pad: onnx.NodeProto, crop: onnx.NodeProto, index: Index, channels: int, block: int, kernel: list[int]
+    pad: onnx.NodeProto,
+    crop: onnx.NodeProto,
+    index: Index,
+    channels: int,
+    block: int,
+    kernel: list[int],
+    layout: _Layout,
 ) -> list[int] | None:
     """The Conv pads that TensorFlow's space-to-batch dilated convolution amounts to, if the same
-    at every sampled size; the run-time pads and crops are computed from the data's shape."""
+    at every sampled size; the run-time pads and crops are computed from the data's shape (in
+    ``layout``; the crops act on the DepthToSpace's C, N, H, W whatever the layout)."""
     x = pad.input[0]
     found: set[tuple[int, ...]] = set()
     for batch, (h, w) in itertools.product((1, 3), _sample_sizes(block)):
-        dims: list[int | Poly] = [batch, channels, h, w]
+        dims: list[int | Poly] = [batch, 0, 0, 0]
+        dims[layout.channels] = channels
+        dims[layout.spatial[0]], dims[layout.spatial[1]] = h, w
         evaluate = Evaluator(index, lambda name, dims=dims: dims if name == x else None)
         pads = evaluate(pad.input[1])
         starts, ends = evaluate(crop.input[1]), evaluate(crop.input[2])
@@ -120,7 +164,7 @@ def _dilated_conv_pads(
         if pads is None or starts is None or ends is None or pads.size != 8:
             return None
         pads_list = [int(v) for v in pads.flat]
-        if any(pads_list[i] for i in (0, 1, 4, 5)):
+        if any(pads_list[i] for i in range(8) if i % 4 not in layout.spatial):
             return None
         n = starts.size
         axes_list = [int(a) % 4 for a in axes.flat] if axes is not None else list(range(n))
@@ -129,7 +173,7 @@ def _dilated_conv_pads(
         bounds = dict(zip(axes_list, zip(starts.flat, ends.flat, strict=True), strict=True))
         result = []
         for i, size in enumerate((h, w)):
-            begin, end = pads_list[2 + i], pads_list[6 + i]
+            begin, end = pads_list[layout.spatial[i]], pads_list[4 + layout.spatial[i]]
             padded = size + begin + end
             if padded % block or padded // block < kernel[i]:
                 return None
