@@ -299,3 +299,76 @@ def test_lenet5_export_folds_its_input_scaling(runs):
         if entry["part"] in ("full", "features"):
             assert any("1x1 convolution folded" in note for note in entry["gpu_rewrites"])
             assert len(convs) == 3  # C1, C3, C5
+
+
+# Shape arithmetic folded only where it is exact ----------------------------------------------
+
+
+def test_a_reshape_with_one_run_time_entry_among_constants_gets_minus_one():
+    """The data's sizes are unknown to inference, so the element counts cannot be proven equal;
+    but with every other entry a constant, the one computed at run time is what -1 computes.
+
+    Fails if: ``_reshape_target`` asks for the counts to be proven before writing -1."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], name="gather", axis=0),
+        helper.make_node("Mul", ["batch", "thirty"], ["rest"], name="times30"),
+        helper.make_node("Unsqueeze", ["rest", "axis0"], ["rest1"], name="unsqueeze"),
+        helper.make_node("Concat", ["two", "rest1"], ["target"], name="concat", axis=0),
+        helper.make_node("Reshape", ["d", "target"], ["y"], name="reshape"),
+    ]
+    inits = [_ints("zero", 0), _ints("thirty", 30), _ints("axis0", [0]), _ints("two", [2])]
+    unsized = _tensor("d", [None, None])
+    before = _model(nodes, [_tensor("x", ["n", 3, 4, 5]), unsized], [_tensor("y", [2, None])], inits)
+    after, notes = make_gpu_ready(before)
+    assert notes == ["Reshape reshape: shape computed at run time from Shape -> constant [2, -1]"]
+    assert cpu_bound_patterns(after) == []
+    rng = np.random.default_rng(7)
+    for n in (1, 4):
+        x = rng.standard_normal((n, 3, 4, 5)).astype(np.float32)
+        feed = {"x": x, "d": rng.standard_normal((n * 6, 10)).astype(np.float32)}
+        assert check_equivalent(before, after, feed, optimize=False) == 0.0
+
+
+def _cropped_conv_transpose(crop: int) -> onnx.ModelProto:
+    """x (n, 2, h, w) -> ConvTranspose 3x3 stride 2 (height 2h + 1) -> Slice rows [0, height - crop)
+    with the end computed at run time from Shape."""
+    rng = np.random.default_rng(8)
+    nodes = [
+        helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="deconv", strides=[2, 2]),
+        helper.make_node("Shape", ["y"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "two"], ["height"], name="height", axis=0),
+        helper.make_node("Sub", ["height", "crop"], ["end"], name="minus"),
+        helper.make_node("Unsqueeze", ["end", "axis0"], ["ends"], name="unsqueeze"),
+        helper.make_node("Slice", ["y", "starts", "ends", "axes"], ["out"], name="crop"),
+    ]
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((2, 2, 3, 3)).astype(np.float32), "w"),
+        _ints("two", 2),
+        _ints("crop", crop),
+        _ints("axis0", [0]),
+        _ints("starts", [0]),
+        _ints("axes", [2]),
+    ]
+    return _model(nodes, [_tensor("x", ["n", 2, "h", "w"])], [_tensor("out", [None] * 4)], inits)
+
+
+def test_a_slice_end_of_size_minus_c_is_folded_only_where_the_size_is_at_least_c():
+    """``height - c`` equals ``-c`` only while height >= c: the height 2h + 1 is at least 3, so
+    ``- 2`` folds and ``- 4`` stays (at h = 1 the run-time end is -1, a row from the end, where
+    -4 would clamp to none).
+
+    Fails if: ``_slice_bound`` turns ``dim - c`` into ``-c`` without proving ``dim >= c``."""
+    rng = np.random.default_rng(9)
+    sizes = [rng.standard_normal((2, 2, h, 3)).astype(np.float32) for h in (1, 2, 5)]
+    before = _cropped_conv_transpose(2)
+    after, notes = make_gpu_ready(before)
+    assert notes == ["Slice crop: bounds computed at run time from Shape -> constant ends [-2]"]
+    for x in sizes:
+        assert check_equivalent(before, after, {"x": x}, optimize=False) == 0.0
+    before = _cropped_conv_transpose(4)
+    after, notes = make_gpu_ready(before)
+    assert notes == []
+    assert any(p.startswith("Slice crop: input 2") for p in cpu_bound_patterns(after))
+    for x in sizes:
+        assert check_equivalent(before, after, {"x": x}, optimize=False) == 0.0

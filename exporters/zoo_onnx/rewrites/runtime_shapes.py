@@ -10,7 +10,7 @@ import onnx
 from zoo_onnx.rewrites.evaluate import Evaluator
 from zoo_onnx.rewrites.graph import INT64_MAX, Index, attributes, has_subgraphs, label, runtime_inputs
 from zoo_onnx.rewrites.shapes import Shapes
-from zoo_onnx.rewrites.symbolic import Poly, product
+from zoo_onnx.rewrites.symbolic import Poly, product, smallest
 
 
 def rewrite(model: onnx.ModelProto, notes: list[str]) -> None:
@@ -69,15 +69,14 @@ def _reshape_target(
 ) -> list[int] | None:
     """A constant Reshape shape equal to ``target`` for every size, or None.
 
-    ``0`` copies the data's own dimension at that position; one ``-1`` takes the place of a
-    dimension only when the element counts provably agree.
+    ``0`` copies the data's own dimension at that position. One entry known only at run time
+    becomes ``-1`` when every other entry is a constant other than ``-1`` (and not ``0`` where
+    ``allowzero`` makes it a size): a valid Reshape keeps the element count, so that entry is the
+    count over the product of the others, which is what ``-1`` computes. The element counts need
+    not be provable; a shape of another count fails before and after alike.
     """
-    if any(isinstance(t, int) and t == -1 for t in target):
-        has_minus_one, counts_agree = True, False
-    else:
-        has_minus_one = False
-        counts_agree = dims is not None and product(dims) == product(target)
-    if len(target) == 2 and dims and target[0] == dims[0] and counts_agree and not allowzero:
+    flatten = len(target) == 2 and bool(dims) and not allowzero and target[0] == dims[0]  # type: ignore[index]
+    if flatten and -1 not in [t for t in target if isinstance(t, int)] and product(dims) == product(target):
         return [0, -1]  # Keras' Flatten: keep the batch, merge the rest
     shape: list[int | None] = []
     for i, t in enumerate(target):
@@ -88,17 +87,22 @@ def _reshape_target(
         else:
             shape.append(None)
     unresolved = [i for i, s in enumerate(shape) if s is None]
-    if len(unresolved) == 1 and not has_minus_one and counts_agree:
+    if not unresolved:
+        return [int(s) for s in shape if s is not None]
+    others = [s for s in shape if s is not None]
+    if len(unresolved) == 1 and -1 not in others and not (allowzero and 0 in others):
         shape[unresolved[0]] = -1
-        unresolved = []
-    return None if unresolved else [int(s) for s in shape if s is not None]
+        return [int(s) for s in shape if s is not None]
+    return None
 
 
 def _slice_bound(value: int | Poly, dim: int | Poly | None, step: int) -> int | None:
-    """A constant start or end equal to ``value`` on an axis of size ``dim``.
+    """A constant start or end equal to ``value`` on an axis of size ``dim``, for every size.
 
-    ``dim - c`` becomes ``-c``; ``dim + c`` (c >= 0) becomes INT64_MAX, both clamped by Slice
-    exactly as the run-time value would be (for sizes of at least ``c``).
+    ``dim + c`` (c >= 0) becomes INT64_MAX: Slice clamps both to the size. ``dim - c`` becomes
+    ``-c`` only where ``dim`` is at least ``c`` at every size (every free dimension taken as at
+    least 1): below that the run-time value is itself negative, counts from the end a second time,
+    and differs from ``-c`` (clamped to 0).
     """
     if isinstance(value, int):
         return value
@@ -107,7 +111,10 @@ def _slice_bound(value: int | Poly, dim: int | Poly | None, step: int) -> int | 
     offset = value - dim
     if not isinstance(offset, int):
         return None
-    return offset if offset < 0 else INT64_MAX
+    if offset >= 0:
+        return INT64_MAX
+    least = smallest(dim)
+    return offset if least is not None and least >= -offset else None
 
 
 def _fold_slice(

@@ -101,6 +101,17 @@ def product(values: Iterable[int | Poly]) -> int | Poly:
     return result
 
 
+def smallest(value: int | Poly) -> int | None:
+    """The least value ``value`` takes when every dimension it names is at least 1, where that is
+    known: every term but the constant has a non-negative coefficient (so it grows with each
+    dimension, and is least with all of them 1); None otherwise."""
+    if isinstance(value, int):
+        return value
+    if any(c < 0 for m, c in value.terms.items() if m):
+        return None
+    return sum(value.terms.values())
+
+
 def _div(a: Any, b: Any) -> int | Poly:
     b = as_int(b)
     if b == 0:
