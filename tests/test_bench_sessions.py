@@ -78,9 +78,10 @@ def scripted_ort(monkeypatch, available, gpu_works, cpu_nodes=(), silently_cpu=F
     monkeypatch.setattr(ort, "get_available_providers", lambda: available)
     monkeypatch.setattr(ort, "InferenceSession", session)
     monkeypatch.setattr(sessions, "_gpu_runs_anything", lambda ort, provider: gpu_works)
-    monkeypatch.setattr(sessions, "nodes_on_cpu", lambda *args, **kwargs: list(cpu_nodes))
     monkeypatch.setattr(
-        sessions, "node_placements", lambda path, provider, *args, **kwargs: {"Add y": provider}
+        sessions,
+        "node_placements",
+        lambda path, provider, *args, **kwargs: {"Add y": provider, **dict.fromkeys(cpu_nodes, "cpu")},
     )
 
 

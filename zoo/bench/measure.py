@@ -117,7 +117,7 @@ def measure(
         used = nvml.used_mib() if opened.on_gpu else None
         rows.append(
             row(
-                method or f"onnxruntime {opened.provider}",
+                method or f"onnxruntime {opened.label}",
                 io,
                 batch,
                 latencies,

@@ -13,13 +13,15 @@ SCHEMA = "zoo-bench/1"
 
 
 def session_report(opened: OpenSession) -> dict[str, Any]:
-    """Provider asked for and really used, why not the GPU, the nodes a GPU session runs on the
-    CPU, the settings."""
+    """Provider asked for and the providers really used (``tensorrt+cuda`` when TensorRT took
+    only part of the graph), why not the GPU, the nodes a GPU session runs on the CPU, the
+    settings."""
     import onnxruntime as ort
 
     return {
-        "provider": opened.provider,
+        "provider": opened.label,
         "requested": opened.requested,
+        "nodes_per_provider": opened.nodes_per_provider,
         "execution_providers": opened.session.get_providers(),
         "fallback": opened.fallback,
         "cpu_nodes": opened.cpu_nodes,

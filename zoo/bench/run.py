@@ -9,6 +9,7 @@ names are the same on both sides of a link).
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from zoo.bench.feeds import tile
 from zoo.bench.measure import measure, row
 from zoo.bench.report import SCHEMA, now, session_report
-from zoo.bench.sessions import OpenSession, open_session
+from zoo.bench.sessions import OpenSession, count_nodes, open_session, provider_label
 from zoo.bench.settings import BenchSettings
 from zoo.bench.timing import peak_rss_mib, time_calls
 from zoo.core.errors import ModelFileError, RunFolderError
@@ -128,6 +129,7 @@ def bench_run(
         "architecture": run.architecture,
         "export": str(exports.run_export(run.path)),
         **session_report(first),
+        **_placement(sessions),
         "cpu_nodes": _cpu_nodes(sessions),
         "input_data": "the run's test samples, repeated up to the batch size",
         "seconds_per_cell": settings.seconds,
@@ -160,6 +162,17 @@ def _run_part(session: Any, part: str, tensors: dict[str, np.ndarray]) -> dict[s
     """Every output of ``part``, by name, for the tensors the part before handed on."""
     outputs = session.run(None, _part_feed(session, part, tensors))
     return {v.name: o for v, o in zip(session.get_outputs(), outputs, strict=True)}
+
+
+def _placement(sessions: dict[str, OpenSession]) -> dict[str, Any]:
+    """``provider``, the providers that run any file's nodes (``tensorrt+cuda`` if TensorRT took
+    only part of one), and ``nodes_per_provider`` summed over the files profiled."""
+    used = {p for s in sessions.values() for p in s.label.split("+")}
+    counted = [Counter(s.nodes_per_provider) for s in sessions.values() if s.nodes_per_provider is not None]
+    return {
+        "provider": provider_label({p: p for p in used}, next(iter(sessions.values())).provider),
+        "nodes_per_provider": count_nodes(sum(counted, Counter()).elements()) if counted else None,
+    }
 
 
 def _cpu_nodes(sessions: dict[str, OpenSession]) -> list[str] | None:

@@ -38,13 +38,34 @@ class OpenSession:
     fallback: str | None = None  # why the GPU was not used, or used only in part (auto)
     cpu_nodes: list[str] | None = None  # nodes a GPU session runs on the CPU; None for cpu
     create_ms: float = 0.0
-    # TensorRT captures a graph only when it runs every node itself (not some on CUDA): None
-    # where that was not checked (other providers)
-    tensorrt_whole: bool | None = None
+    # ``op_type name`` of each node -> the provider that ran it, from ONNX Runtime's profile of
+    # one run; None where no profile was needed (the CPU; a strict CUDA session, where every
+    # node is on CUDA)
+    placements: dict[str, str] | None = None
 
     @property
     def on_gpu(self) -> bool:
         return self.provider != "cpu"
+
+    @property
+    def tensorrt_whole(self) -> bool | None:
+        """TensorRT runs every node itself (none left to CUDA); None for other providers."""
+        if self.provider != "tensorrt":
+            return None
+        return bool(self.placements) and set(self.placements.values()) == {"tensorrt"}
+
+    @property
+    def label(self) -> str:
+        """The providers that really run the nodes, ``+``-joined in priority order where more
+        than one does: ``tensorrt+cuda`` when TensorRT took only part of the graph, ``cuda+cpu``
+        when some nodes run on the CPU."""
+        return provider_label(self.placements, self.provider)
+
+    @property
+    def nodes_per_provider(self) -> dict[str, int] | None:
+        """How many profiled nodes each provider runs (a TensorRT engine counts as one); None
+        where no profile was made."""
+        return None if self.placements is None else count_nodes(self.placements.values())
 
     @property
     def cuda_graph(self) -> bool:
@@ -66,6 +87,27 @@ class OpenSession:
         options = self.settings.options(strict=self.on_gpu and not self.cpu_nodes)
         session = new_session(ort, str(self.path), options, providers)
         return replace(self, session=session, create_ms=(time.perf_counter() - started) * 1e3)
+
+
+LABEL_ORDER = ("tensorrt", "cuda", "cpu")
+
+
+def provider_label(placements: dict[str, str] | None, provider: str) -> str:
+    """``provider``, or where a profile says where the nodes ran, every provider that ran one,
+    ``+``-joined in priority order (``tensorrt+cuda``)."""
+    if not placements:
+        return provider
+    used = set(placements.values())
+    return "+".join([p for p in LABEL_ORDER if p in used] + sorted(used - set(LABEL_ORDER)))
+
+
+def count_nodes(providers: Any) -> dict[str, int]:
+    """Provider -> how many of ``providers`` (one entry per node) name it, in priority order."""
+    counts: dict[str, int] = {}
+    for where in providers:
+        counts[where] = counts.get(where, 0) + 1
+    order = {p: i for i, p in enumerate(LABEL_ORDER)}
+    return dict(sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
 def new_session(ort: Any, model: str | bytes, options: Any, providers: list[Any]) -> Any:
@@ -145,15 +187,15 @@ def open_session(model: str | Path, bench: BenchSettings | None = None) -> OpenS
                 opened = OpenSession(
                     session, path, gpu, provider, settings, cpu_nodes=[], create_ms=_ms(started)
                 )
-                if gpu == "tensorrt" and settings.cuda_graph:
-                    placed = node_placements(path, gpu, settings, sizes).values()
-                    opened.tensorrt_whole = bool(placed) and all(where == "tensorrt" for where in placed)
+                if gpu == "tensorrt":  # it may take only part of the graph, leaving the rest to CUDA
+                    opened.placements = node_placements(path, gpu, settings, sizes)
                 return opened
             if reason is None:  # the provider works, but not for every node of this graph
                 started = time.perf_counter()
                 mixed = _mixed_session(ort, path, gpu, settings)
                 create_ms = _ms(started)
-                cpu_nodes = nodes_on_cpu(path, gpu, settings, sizes)
+                placements = node_placements(path, gpu, settings, sizes)
+                cpu_nodes = [node for node, where in placements.items() if where == "cpu"]
                 reason = f"{len(cpu_nodes)} nodes run on the CPU: {_node_list(cpu_nodes)}"
                 if provider != "auto":
                     raise ProviderUnavailable(
@@ -169,6 +211,7 @@ def open_session(model: str | Path, bench: BenchSettings | None = None) -> OpenS
                     fallback=reason,
                     cpu_nodes=cpu_nodes,
                     create_ms=create_ms,
+                    placements=placements,
                 )
         else:
             reason = gpu_unavailable_reason(gpu, available)
@@ -194,6 +237,11 @@ def _node_list(nodes: list[str], shown: int = 6) -> str:
     return listed + (f" and {len(nodes) - shown} more" if len(nodes) > shown else "")
 
 
+# ONNX Runtime's words when a session with CPU fallback disabled has nodes only the CPU takes;
+# any other error (out of memory, a provider that fails) is that error, not CPU placement.
+REFUSED_CPU_NODES = "assigned to the default CPU EP"
+
+
 def _gpu_session(
     ort: Any, path: Path, provider: str, settings: SessionSettings, debug: bool, available: list[str]
 ) -> tuple[Any | None, str | None]:
@@ -208,7 +256,7 @@ def _gpu_session(
     except Exception as exc:
         if not _gpu_runs_anything(ort, provider):
             return None, gpu_unavailable_reason(provider, available)
-        if "fallback" in str(exc).lower() or "assigned to the default CPU EP" in str(exc):
+        if REFUSED_CPU_NODES in str(exc):  # only this refusal means nodes on the CPU
             return None, None
         raise ModelFileError(f"ONNX Runtime cannot load {str(path)!r}: {first_line(exc)}") from exc
     finally:
@@ -264,6 +312,12 @@ def node_placements(
         )
         session.run(None, input_feed(session, 1, sizes=sizes))
         events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
+    return placements_from_profile(events)
+
+
+def placements_from_profile(events: list[dict[str, Any]]) -> dict[str, str]:
+    """``op_type name`` of each node -> the short name of the provider that ran it, from the
+    events of ONNX Runtime's profile (its ``Node`` events ``NAME_kernel_time``)."""
     placements = {}
     for event in events:
         args = event.get("args") or {}

@@ -235,6 +235,11 @@ def _header(report: dict[str, Any]) -> str:
         f"session: {options}; CPU fallback {report['cpu_ep_fallback']}"
         + ("; each batch size in its own process" if report.get("isolated") else ""),
     ]
+    if report.get("nodes_per_provider"):
+        counts = report["nodes_per_provider"]
+        total = sum(counts.values())
+        shares = ", ".join(f"{p} {n} of {total} ({n / total:.0%})" for p, n in counts.items())
+        lines.append(f"nodes per provider (profiled): {shares}")
     if report["cpu_nodes"]:
         lines.append(f"nodes on the CPU: {', '.join(report['cpu_nodes'])}")
     elif report["cpu_nodes"] == []:
