@@ -43,17 +43,23 @@ def summarize(batch_size: int, latencies_s: list[float] | np.ndarray) -> Timing:
     )
 
 
-def time_calls(fn: Callable[[], Any], seconds: float, min_runs: int, warmup: int) -> list[float]:
-    """Call ``fn`` ``warmup`` times, then until ``seconds`` have passed and ``min_runs`` were made;
-    the latencies in seconds."""
+def time_calls(
+    fn: Callable[[], Any],
+    seconds: float,
+    min_runs: int,
+    warmup: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[float]:
+    """Call ``fn`` ``warmup`` times, then until ``seconds`` have passed on ``clock`` and
+    ``min_runs`` were made; the latencies in seconds."""
     for _ in range(warmup):
         fn()
     latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while len(latencies) < min_runs or time.perf_counter() < deadline:
-        start = time.perf_counter()
+    deadline = clock() + seconds
+    while len(latencies) < min_runs or clock() < deadline:
+        start = clock()
         fn()
-        latencies.append(time.perf_counter() - start)
+        latencies.append(clock() - start)
     return latencies
 
 
