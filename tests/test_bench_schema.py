@@ -53,7 +53,7 @@ def test_a_file_report_has_exactly_the_documented_keys(runs, registry, keys):
 def test_a_run_report_has_exactly_the_documented_keys(runs, registry, keys):
     runs.export("dense-ae")
     report = bench_json(registry, str(runs.run("dense-ae")), "--batch-sizes", "2")
-    optional = {"speedup_over_keras_tf_function"}  # only with --against keras
+    optional = {"speedup_over_keras_tf_function", "speedup_rows", "keras_device"}  # --against keras
     assert report["kind"] == "run" and set(report) == keys["run"] - optional
     methods = [row["method"] for row in report["rows"]]
     assert methods == [
@@ -70,3 +70,10 @@ def test_a_tune_report_has_exactly_the_documented_keys(runs, registry, keys):
         registry, str(runs.export("dense-ae") / "decoder.onnx"), "--batch-sizes", "1", "--tune"
     )
     assert report["kind"] == "tune" and set(report) == keys["tune"]
+
+
+def test_a_run_report_against_keras_has_exactly_the_documented_keys(runs, registry, keys):
+    runs.export("lenet5")
+    report = bench_json(registry, str(runs.run("lenet5")), "--batch-sizes", "1", "--against", "keras")
+    assert report["kind"] == "run" and set(report) == keys["run"]
+    assert all(set(row) == keys["row"] for row in report["rows"])

@@ -1,6 +1,11 @@
 """``zoo bench RUN``: every exported part, the parts chained, and, on request, the run's Keras
 model on the same inputs in the same process, so the speed-up is a measured ratio.
 
+The speed-up compares like with like: Keras is fed and read through NumPy, so its time includes
+the copies from and to host memory, and it is set against ONNX Runtime's row whose IO does the
+same (``HOST_IO``: ``device+copies`` on a GPU, never the compute-only ``device`` row). The report
+names both rows (``speedup_rows``) and the device Keras ran on (``keras_device``).
+
 Inputs are the run's real test samples, repeated up to each batch size; a later part gets what
 the part before it makes of them (through ONNX Runtime): every tensor it takes, by name, from the
 outputs of the part before (a U-Net's decoder takes ``code``, ``skip1`` and ``skip2``; the
@@ -16,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from zoo.bench.feeds import tile
-from zoo.bench.measure import measure, row
+from zoo.bench.measure import HOST_IO, measure, row
 from zoo.bench.report import SCHEMA, now, session_report
 from zoo.bench.sessions import OpenSession, count_nodes, open_session, provider_label
 from zoo.bench.settings import BenchSettings
@@ -28,10 +33,13 @@ from zoo.runs.onnx_trust import check_digest
 from zoo.runs.run_folder import Run
 from zoo.training.models import load_run_model
 
+KERAS_COMPARED = "keras tf.function"  # the Keras method ONNX Runtime's speed-up is over
 
-def _keras_callables(run: Run, registry: Registry) -> tuple[Any, Any]:
-    """The run's Keras model as a compiled ``tf.function`` and as ``predict``, both returning
-    NumPy arrays as ONNX Runtime does."""
+
+def _keras_callables(run: Run, registry: Registry, sample: np.ndarray) -> tuple[Any, Any, str]:
+    """The run's Keras model as a compiled ``tf.function`` and as ``predict``, both fed and
+    returning NumPy arrays, and the device TensorFlow runs it on (``GPU:0``, ``CPU:0``: where
+    the output of a call on ``sample`` lies)."""
     model = load_run_model(registry, run)
     import tensorflow as tf
 
@@ -44,7 +52,8 @@ def _keras_callables(run: Run, registry: Registry) -> tuple[Any, Any]:
     def predict(x: np.ndarray) -> np.ndarray:
         return model.predict(x, batch_size=len(x), verbose=0)
 
-    return function, predict
+    device = compiled(sample).device.rsplit("device:", 1)[-1]
+    return function, predict, device
 
 
 def _exported_files(run: Run) -> list[tuple[str, Path]]:
@@ -86,7 +95,7 @@ def bench_run(
     samples, _ = run.samples()
     if against_keras and registry is None:
         raise ValueError("against_keras needs the registry the run's architecture is in")
-    keras_methods = _keras_callables(run, registry) if against_keras else None
+    keras = _keras_callables(run, registry, samples[:1].astype(np.float32)) if against_keras else None
 
     rows: list[dict[str, Any]] = []
 
@@ -118,9 +127,9 @@ def bench_run(
                 tensors = _run_part(sessions[part].session, part, tensors)
         if len(parts) > 1:
             record(f"onnxruntime chain {'->'.join(parts)}", chain, images, batch)
-        if keras_methods is not None:
-            record("keras tf.function", keras_methods[0], images, batch)
-            record("keras predict", keras_methods[1], images, batch)
+        if keras is not None:
+            record(KERAS_COMPARED, keras[0], images, batch)
+            record("keras predict", keras[1], images, batch)
     first = next(iter(sessions.values()))
     report: dict[str, Any] = {
         "schema": SCHEMA,
@@ -138,11 +147,10 @@ def bench_run(
         "measured": now(),
         "rows": rows,
     }
-    if against_keras and exports.FULL in sessions:
-        report["speedup_over_keras_tf_function"] = {
-            str(batch): _ratio(rows, batch, "keras tf.function", f"onnxruntime {exports.FULL}")
-            for batch in settings.batch_sizes
-        }
+    if keras is not None:
+        report["keras_device"] = keras[2]
+        if exports.FULL in sessions:
+            report.update(speedup(rows, settings.batch_sizes, KERAS_COMPARED, f"onnxruntime {exports.FULL}"))
     return report
 
 
@@ -182,8 +190,23 @@ def _cpu_nodes(sessions: dict[str, OpenSession]) -> list[str] | None:
     return [f"{part}: {node}" for part, s in sessions.items() for node in s.cpu_nodes or []]
 
 
-def _ratio(rows: list[dict[str, Any]], batch: int, slow: str, fast: str) -> float:
-    """p50 of ``slow`` over the fastest p50 of ``fast`` at ``batch`` (any IO mode)."""
-    slow_ms = min(r["p50_ms"] for r in rows if r["batch_size"] == batch and r["method"] == slow)
-    fast_ms = min(r["p50_ms"] for r in rows if r["batch_size"] == batch and r["method"] == fast)
-    return round(slow_ms / fast_ms, 2)
+def compared_row(rows: list[dict[str, Any]], batch: int, method: str) -> dict[str, Any]:
+    """The one row of ``method`` at ``batch`` whose IO takes host NumPy in and out (``HOST_IO``)."""
+    found = [r for r in rows if r["batch_size"] == batch and r["method"] == method and r["io"] in HOST_IO]
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} rows of {method!r} at batch {batch} with host IO, not one")
+    return found[0]
+
+
+def speedup(rows: list[dict[str, Any]], batches: tuple[int, ...], slow: str, fast: str) -> dict[str, Any]:
+    """``speedup_over_keras_tf_function`` (per batch size: p50 of ``slow`` over p50 of ``fast``,
+    both rows with host IO) and ``speedup_rows`` (the two rows compared)."""
+    ratios, compared = {}, {}
+    for batch in batches:
+        slow_row, fast_row = compared_row(rows, batch, slow), compared_row(rows, batch, fast)
+        ratios[str(batch)] = round(slow_row["p50_ms"] / fast_row["p50_ms"], 2)
+        compared = {
+            "keras": {"method": slow, "io": slow_row["io"]},
+            "onnxruntime": {"method": fast, "io": fast_row["io"]},
+        }
+    return {"speedup_over_keras_tf_function": ratios, "speedup_rows": compared}

@@ -220,8 +220,22 @@ def bench_command(
         return
     click.echo(_header(report))
     _echo_rows(report["rows"])
-    for batch, ratio in report.get("speedup_over_keras_tf_function", {}).items():
-        click.echo(f"batch {batch}: onnxruntime full model is {ratio:.2f}x keras tf.function (p50)")
+    for line in _speedup_lines(report):
+        click.echo(line)
+
+
+def _speedup_lines(report: dict[str, Any]) -> list[str]:
+    """The speed-up over Keras per batch size, naming the two rows compared and Keras' device."""
+    if "speedup_over_keras_tf_function" not in report:
+        return [f"keras on {report['keras_device']}"] if "keras_device" in report else []
+    keras, ort = report["speedup_rows"]["keras"], report["speedup_rows"]["onnxruntime"]
+    lines = [
+        f"speed-up: p50 of {keras['method']} ({keras['io']}, on {report['keras_device']}) over p50 of "
+        f"{ort['method']} ({ort['io']}); both take host NumPy in and out"
+    ]
+    for batch, ratio in report["speedup_over_keras_tf_function"].items():
+        lines.append(f"batch {batch}: {ort['method']} is {ratio:.2f}x {keras['method']}")
+    return lines
 
 
 def _header(report: dict[str, Any]) -> str:
