@@ -97,7 +97,11 @@ def _gpu_ready(
     try:
         diff = max(
             rewrites.check_equivalent(
-                proto, ready, dict(zip(names, first(inputs, b), strict=True)), atol=compare.FP32_TOLERANCE
+                proto,
+                ready,
+                dict(zip(names, first(inputs, b), strict=True)),
+                atol=compare.FP32_TOLERANCE,
+                rtol=compare.FP32_RTOL,
             )
             for b in batches
         )
@@ -184,6 +188,7 @@ def _validate(
     reason it failed, if it did."""
     found = parity.parity(session, model, inputs, settings.batches, output_names, settings.layout)
     diff = max(p["max_abs_diff"] for p in found.values())
+    used = compare.largest(p["tolerance_used"] for p in found.values())
     validation: dict[str, Any] = {
         "checker": "onnx.checker full check passed",
         "against": "keras float32",
@@ -191,12 +196,13 @@ def _validate(
         "batch_sizes": settings.batches,
         "max_abs_diff": diff,
         "outputs": found,
-        "tolerance": compare.TOLERANCE[settings.precision],
+        "tolerance": compare.tolerance(settings.precision).as_dict(),
     }
     evaluated = settings.evaluation
     if evaluated is None:
-        passed = compare.passes(diff, compare.FP32_TOLERANCE)
-        reason = None if passed else f"max abs difference {diff:.3g} > {compare.FP32_TOLERANCE:g}"
+        validation["tolerance_used"] = used
+        passed = compare.passes(used)
+        reason = None if passed else parity.beyond(diff, used, compare.tolerance())
     else:
         outputs = run_nhwc(session, stages.inputs(stage, evaluated.x), settings.layout)
         final = stages.finish(stage, outputs)

@@ -29,7 +29,6 @@ from zoo.api import (
     sha256_of,
 )
 from zoo_onnx import compare, metadata, testsets
-from zoo_onnx.compare import FP32_TOLERANCE
 from zoo_onnx.manifest import tensor_info
 
 
@@ -40,12 +39,16 @@ def run_reference(proto: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list
     return [np.asarray(o) for o in ReferenceEvaluator(proto).run(None, inputs)]
 
 
-def _worst(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
-    """The largest absolute difference by zoo's one rule; infinite where a shape differs."""
+def _worst(
+    got: list[np.ndarray], expected: list[np.ndarray], within: compare.Tolerance
+) -> tuple[float, float]:
+    """The largest absolute difference and difference over the allowance, by zoo's one rule; infinite
+    where a shape differs."""
     try:
-        return compare.worst(compare.compare_outputs(got, expected))
+        differences = compare.compare_outputs(got, expected, within)
     except compare.OutputsDiffer:
-        return math.inf
+        return math.inf, math.inf
+    return compare.worst(differences), compare.most_used(differences)
 
 
 def verify_file(
@@ -100,10 +103,10 @@ def verify_file(
     meta = metadata.read(proto)
     result["part"] = meta.get("zoo.part")
     try:
-        tolerance = float(json.loads(meta.get("zoo.validation", "{}")).get("tolerance", FP32_TOLERANCE))
-    except (ValueError, TypeError, AttributeError):  # metadata that is not zoo's: the default
-        tolerance = FP32_TOLERANCE
-    result["tolerance"] = tolerance
+        tolerance = compare.recorded(json.loads(meta.get("zoo.validation", "{}")).get("tolerance"))
+    except (ValueError, TypeError, AttributeError, KeyError):  # metadata that is not zoo's: the default
+        tolerance = compare.tolerance()
+    result["tolerance"] = tolerance.as_dict()
     sets = testsets.sets_of(model_file, meta.get("zoo.part"))
     if not sets:
         fail("no test set found (test_data_set_*/ beside the file, or test_data/<part>/)")
@@ -114,7 +117,7 @@ def verify_file(
         fail(f"onnxruntime cannot load it: {' '.join(str(exc).split())[:200]}")
         return result
     names = [i.name for i in session.get_inputs()]
-    worst, worst_reference = 0.0, 0.0
+    worst, worst_reference, used, used_reference = 0.0, 0.0, 0.0, 0.0
     for folder in sets:
         try:
             inputs = _feed(names, testsets.named(folder, "input"))
@@ -126,22 +129,28 @@ def verify_file(
         if len(got) != len(expected):
             fail(f"{folder.name}: {len(got)} outputs, the test set has {len(expected)}")
             continue
-        worst = max(worst, _worst(got, expected))
+        found = _worst(got, expected, tolerance)
+        worst, used = max(worst, found[0]), compare.largest([used, found[1]])
         if reference:
-            worst_reference = max(worst_reference, _worst(run_reference(proto, inputs), expected))
+            found = _worst(run_reference(proto, inputs), expected, tolerance)
+            worst_reference = max(worst_reference, found[0])
+            used_reference = compare.largest([used_reference, found[1]])
     result["test_sets"] = len(sets)
     result["max_abs_diff"] = worst
+    result["tolerance_used"] = used
     result["checks"].append(
         f"onnxruntime {ort.__version__} CPU on {len(sets)} test set(s): max abs diff {worst:.2e}"
     )
-    if not compare.passes(worst, tolerance):
-        fail(f"onnxruntime differs from the test set by {worst:.3g} > {tolerance:g}")
+    if not compare.passes(used):
+        fail(f"onnxruntime differs from the test set by {worst:.3g}, beyond {tolerance}")
     if reference:
         result["reference_max_abs_diff"] = worst_reference
+        result["reference_tolerance_used"] = used_reference
         result["checks"].append(f"onnx.reference.ReferenceEvaluator: max abs diff {worst_reference:.2e}")
-        if not compare.passes(worst_reference, tolerance):
+        if not compare.passes(used_reference):
             fail(
-                f"the reference evaluator differs from the test set by {worst_reference:.3g} > {tolerance:g}"
+                f"the reference evaluator differs from the test set by {worst_reference:.3g}, "
+                f"beyond {tolerance}"
             )
     return result
 
