@@ -54,14 +54,14 @@ def tolerance(precision: str = "fp32") -> Tolerance:
     return Tolerance(*_LOWER[precision])
 
 
-def recorded(value: object, precision: str = "fp32") -> Tolerance:
+def recorded(value: dict[str, float] | float | None, precision: str = "fp32") -> Tolerance:
     """The tolerance a file records in its ``zoo.validation``: ``{"atol", "rtol"}``, or one
     number (an absolute tolerance, as files exported before the relative part had)."""
     if isinstance(value, dict):
         return Tolerance(float(value["atol"]), float(value["rtol"]))
     if value is None:
         return tolerance(precision)
-    return Tolerance(float(value), 0.0)  # type: ignore[arg-type]
+    return Tolerance(float(value), 0.0)
 
 
 class OutputsDiffer(ValueError):

@@ -75,8 +75,14 @@ def _reshape_target(
     count over the product of the others, which is what ``-1`` computes. The element counts need
     not be provable; a shape of another count fails before and after alike.
     """
-    flatten = len(target) == 2 and bool(dims) and not allowzero and target[0] == dims[0]  # type: ignore[index]
-    if flatten and -1 not in [t for t in target if isinstance(t, int)] and product(dims) == product(target):
+    if (
+        dims
+        and len(target) == 2
+        and not allowzero
+        and target[0] == dims[0]
+        and -1 not in [t for t in target if isinstance(t, int)]
+        and product(dims) == product(target)
+    ):
         return [0, -1]  # Keras' Flatten: keep the batch, merge the rest
     shape: list[int | None] = []
     for i, t in enumerate(target):
