@@ -7,7 +7,8 @@ benchmarks/results/export_matrix.json.
 Each architecture is trained briefly on the embedded MNIST sample (so its numbers are those of
 a model that has learnt something), then exported with zoo's exporter in NHWC and NCHW, each
 in float32, float16, int8 static and int8 dynamic. Float32 files are compared with Keras (max
-absolute difference, tolerance 1e-5); the others by their task metric on the test images
+absolute difference, judged by zoo's comparison rule: 1e-5 plus 1e-5 of the output's
+largest value); the others by their task metric on the test images
 against float32 Keras, as the exporter judges them.
 """
 

@@ -132,6 +132,7 @@ def test_a_failed_validation_exits_non_zero_and_leaves_no_folder(runs, registry,
 
     run = runs.run("lenet5")
     monkeypatch.setattr(zoo_onnx.compare, "FP32_TOLERANCE", 0.0)
+    monkeypatch.setattr(zoo_onnx.compare, "FP32_RTOL", 0.0)
     out = run.parent / "strict-export"
     result = invoke(registry, "export", str(run), "--out", str(out))
     assert result.exit_code == 1
