@@ -261,3 +261,41 @@ def test_bench_a_fully_convolutional_model_at_a_chosen_size(runs, registry):
     assert missing.exit_code == 2 and "--height N, --width N" in missing.stderr
     bad = invoke(registry, "bench", str(model), "--axis", "height=x")
     assert bad.exit_code == 2 and "is not NAME=N" in bad.stderr
+
+
+def test_bench_of_a_run_gives_height_and_width_to_every_session_it_opens(runs, registry, monkeypatch):
+    """Fails if: ``zoo bench RUN_DIR`` opens its sessions without ``--height/--width`` (fcn under
+    TensorRT or a CUDA graph needs them to build; issue 15, defect 2)."""
+    import zoo.bench.run
+
+    runs.export("fcn")
+    opened: list[dict] = []
+    real = zoo.bench.run.open_session
+
+    def spy(path, settings):
+        opened.append(dict(settings.sizes))
+        return real(path, settings)
+
+    monkeypatch.setattr(zoo.bench.run, "open_session", spy)
+    result = invoke(
+        registry,
+        "bench",
+        str(runs.run("fcn")),
+        "--provider",
+        "cpu",
+        "--batch-sizes",
+        "1",
+        "--seconds",
+        "0",
+        "--height",
+        "20",
+        "--width",
+        "36",
+        "--axis",
+        "code_height=5",
+        "--axis",
+        "code_width=9",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(opened) == 3  # the full model and both parts
+    assert all(sizes["height"] == 20 and sizes["width"] == 36 for sizes in opened), opened
