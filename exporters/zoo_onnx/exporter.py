@@ -2,7 +2,8 @@
 
 Each file goes through the same stages: convert (``convert``), make GPU-ready with each rewrite
 proven on the test inputs (``rewrites``), name its tensors and axes (``naming``), change layout
-or precision if asked (``layout``, ``precision``), describe itself (``metadata``), check against
+or precision if asked (``layout``, ``precision``; the fastest int8 variant kept and a lower
+precision timed against float32, ``speed``), describe itself (``metadata``), check against
 Keras in ONNX Runtime on the CPU (``parity``; lower precision by its task's quality figure,
 ``quality``), and get its test set (``testsets``). The parts are then chained against the full
 model, and the manifest lists it all (``manifest``).
@@ -20,7 +21,7 @@ import onnx
 import onnxruntime as ort
 
 from zoo.api import FULL, TEST_DATA, ExportJob, ExportValidationError, sha256_of, stage_file, stage_test_set
-from zoo_onnx import compare, convert, metadata, naming, parity, precision, rewrites, testsets
+from zoo_onnx import compare, convert, metadata, naming, parity, precision, rewrites, speed, testsets
 from zoo_onnx import layout as layouts
 from zoo_onnx import manifest as manifests
 from zoo_onnx.quality import ALLOWED_CHANGE, CALIBRATION_SAMPLES, Evaluation, evaluation
@@ -127,7 +128,7 @@ def _export_stage(
     if stage == FULL:
         same_size = {output_names[0]} if parity.follows_image_size(proto) else set()
     naming.apply(proto, input_names, output_names, same_size)
-    proto = _lower(proto, job, stage, stages, settings)
+    float32, proto, lowering = _lower(proto, job, stage, stages, settings)
     names = {"inputs": input_names, "outputs": output_names}
     metadata.set_metadata(proto, metadata.describe(job, stage, names, settings.layout, settings.precision))
     convert.check(proto, path.name)
@@ -152,25 +153,47 @@ def _export_stage(
         "gpu_rewrites": notes,
         "gpu_rewrites_max_abs_diff": rewrite_diff,
         "cpu_bound_nodes": rewrites.cpu_bound_patterns(proto),
+        **lowering,
         "passed": validation["passed"],
         "reason": reason,
     }
+    if settings.precision != "fp32":  # smaller is not always faster: time it against float32
+        entry["speed_vs_float32"] = speed.versus_float32(
+            float32, proto, inputs, settings.layout, settings.batches
+        )
     return entry, session, same_size
 
 
-def _lower(proto: onnx.ModelProto, job: ExportJob, stage: str, stages: Stages, settings: _Settings) -> Any:
-    """NCHW and lower precision, where asked."""
+def _lower(
+    proto: onnx.ModelProto, job: ExportJob, stage: str, stages: Stages, settings: _Settings
+) -> tuple[onnx.ModelProto, onnx.ModelProto, dict[str, Any]]:
+    """NCHW and lower precision, where asked: (the float32 file in the asked layout, the file,
+    and for int8 the manifest's ``quantization``: every variant made, timed on the run's
+    samples, and the fastest chosen)."""
     if settings.layout == "nchw":
         proto = layouts.to_nchw(proto)
     if settings.precision == "fp16":
-        return precision.to_fp16(proto)
+        return proto, precision.to_fp16(proto), {}
     if settings.precision == "int8":
         calibration = None
         if settings.quantize == "static" and settings.evaluation is not None:
             images = settings.evaluation.calibration[:CALIBRATION_SAMPLES]
             calibration = [to_layout(a, settings.layout) for a in stages.inputs(stage, images)]
-        return precision.to_int8(proto, settings.quantize, calibration, job.out_dir)
-    return proto
+        candidates = precision.int8_candidates(proto, settings.quantize, calibration, job.out_dir)
+        batch = max(settings.batches)
+        chosen, timed = speed.fastest(
+            candidates, speed.laid_out(stages.inputs(stage, settings.x), settings.layout, batch)
+        )
+        sizes = {name: candidate.ByteSize() for name, candidate in candidates.items()}
+        quantization = {
+            "mode": settings.quantize,
+            "chosen": chosen,
+            "batch_size": batch,
+            "ms": timed,
+            "bytes": sizes,
+        }
+        return proto, candidates[chosen], {"quantization": quantization}
+    return proto, proto, {}
 
 
 def _validate(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -48,12 +49,23 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return half
 
 
-def to_int8(
+# Static int8 variants tried, by name (ONNX Runtime's quantize_static arguments). Which is fastest
+# depends on the model and the CPU: on a 2-core AMD EPYC, LeNet-5's per-tensor QDQ ran 2-3x slower
+# than float32 and its matrix products alone in int8 1.1x faster (benchmarks/quantization.py).
+STATIC_VARIANTS: dict[str, dict[str, Any]] = {
+    "QDQ per-tensor": {},
+    "QDQ per-channel": {"per_channel": True},
+    "QDQ MatMul/Gemm only": {"op_types_to_quantize": ["MatMul", "Gemm"]},
+}
+
+
+def int8_candidates(
     model: onnx.ModelProto, mode: str, calibration: Sequence[np.ndarray] | None, work_dir: Path
-) -> onnx.ModelProto:
-    """int8 with ONNX Runtime: ``static`` (QDQ, activation ranges calibrated on ``calibration``,
-    one array per graph input, in order and laid out as the model takes them: a U-Net decoder's
-    code and skips) or ``dynamic`` (weights int8, activations quantized at run time)."""
+) -> dict[str, onnx.ModelProto]:
+    """int8 files made by ONNX Runtime, by variant name: ``static`` (QDQ, activation ranges
+    calibrated on ``calibration``, one array per graph input, in order and laid out as the model
+    takes them: a U-Net decoder's code and skips), in each of ``STATIC_VARIANTS`` that quantizes
+    something; or ``dynamic`` (weights int8, activations quantized at run time)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -63,11 +75,14 @@ def to_int8(
     )
 
     metadata = list(model.metadata_props)
+    made: dict[str, onnx.ModelProto] = {}
     with tempfile.TemporaryDirectory(dir=work_dir, prefix=".quantize-") as tmp:
-        source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        source = Path(tmp) / "fp32.onnx"
         onnx.save(model, str(source))
         if mode == "dynamic":
+            target = Path(tmp) / "dynamic.onnx"
             quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+            made["dynamic"] = onnx.load(str(target))
         else:
             names = [v.name for v in model.graph.input]
             if calibration is None or len(calibration) != len(names) or not len(calibration[0]):
@@ -84,15 +99,21 @@ def to_int8(
                 def get_next(self) -> dict[str, np.ndarray] | None:
                     return next(self.batches, None)
 
-            quantize_static(
-                str(source),
-                str(target),
-                Batches(),
-                quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-            )
-        quantized = onnx.load(str(target))
-    del quantized.metadata_props[:]
-    quantized.metadata_props.extend(metadata)
-    return quantized
+            for number, (name, variant) in enumerate(STATIC_VARIANTS.items()):
+                target = Path(tmp) / f"static-{number}.onnx"
+                quantize_static(
+                    str(source),
+                    str(target),
+                    Batches(),
+                    quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    **variant,
+                )
+                quantized = onnx.load(str(target))
+                if any(n.op_type == "QuantizeLinear" for n in quantized.graph.node):
+                    made[name] = quantized
+    for quantized in made.values():
+        del quantized.metadata_props[:]
+        quantized.metadata_props.extend(metadata)
+    return made

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from zoo.cli.describe import format_shape
-from zoo.cli.output import emit_json, get_registry, table
+from zoo.cli.output import emit_json, get_registry, table, warn
 from zoo.core.errors import RunFolderError
 from zoo.runs.exports import DEFAULT_EXPORTER, MANIFEST_FILE, run_export
 from zoo.runs.run_folder import CONFIG_FILE
@@ -83,6 +83,7 @@ def export_command(
         result = export_run(get_registry(ctx), run_dir, out=out, exporter=exporter, options=options)
     if as_json:
         emit_json({"path": str(result.path), **result.manifest})
+        _warn_slower(result.manifest)
         return
     rows = [
         [
@@ -100,6 +101,7 @@ def export_command(
         click.echo(
             f"chain {' -> '.join(chain['parts'])} vs full model: max abs diff {chain['max_abs_diff']:.2e}"
         )
+    _warn_slower(result.manifest)
     click.echo(str(result.path))
 
 
@@ -132,6 +134,20 @@ def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool
                 click.echo(f"       FAILED: {failure}")
     if not report["passed"]:
         ctx.exit(1)
+
+
+def _warn_slower(manifest: dict) -> None:
+    """A lower-precision file that runs slower than float32 here is said so: smaller is not faster."""
+    for entry in manifest.get("files", []):
+        timed = entry.get("speed_vs_float32")
+        if not timed or not timed.get("slower"):
+            continue
+        worst = min(timed["speedup"], key=lambda batch: timed["speedup"][batch])
+        warn(
+            f"{entry['file']} ({entry.get('precision')}) runs {1 / timed['speedup'][worst]:.1f}x slower than "
+            f"float32 on this machine's CPU at batch {worst} ({timed['ms'][worst]:.3g} ms against "
+            f"{timed['float32_ms'][worst]:.3g} ms): it is smaller, not faster here"
+        )
 
 
 def _export_of(path: str, exporter: str) -> Path:
