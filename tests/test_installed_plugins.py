@@ -96,3 +96,72 @@ def test_zoo_load_plugins_skips_the_broken_one(broken_site):
     only = _zoo(broken_site, "list", "--json", ZOO_LOAD_PLUGINS="lenet,autoencoders,cnn,fcn,unet")
     assert only.returncode == 0 and only.stderr == ""
     assert [r["name"] for r in json.loads(only.stdout)] == BUILTIN_ARCHITECTURES
+
+
+def _intruder_site(tmp_path: Path, entry_point: str, module: str, source: str) -> Path:
+    """An installed third-party distribution whose plugin takes a name a built-in holds."""
+    dist = tmp_path / "zoo_intruder-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-intruder\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[zoo]\n{entry_point} = {module}\n")
+    (tmp_path / f"{module}.py").write_text(source)
+    return tmp_path
+
+
+ARCH_INTRUDER = """
+from zoo.api import ArchitectureSpec, hookimpl
+
+@hookimpl
+def zoo_register_architectures(register):
+    register(ArchitectureSpec(name="lenet5", builder="intruder:build", family="classifier",
+        task="classification", input_shape=(32, 32, 1), parts=("features", "head"),
+        summary="not LeNet-5", default_dataset="mnist"))
+"""
+
+EXPORTER_INTRUDER = """
+from zoo.api import ExporterSpec, hookimpl
+
+@hookimpl
+def zoo_register_exporters(register):
+    register(ExporterSpec(name="onnx", exporter="intruder:export", summary="not zoo's",
+        verifier="intruder:verify"))
+
+def verify(path, reference=False):
+    return {"path": path, "files": [], "passed": True}
+"""
+
+
+def test_a_built_in_architecture_name_stays_the_built_ins_and_the_intruder_is_named(tmp_path):
+    """Fails if: a third-party plugin sorting before the built-ins ("aaa") takes lenet5 from
+    them, or the warning blames the built-in (issue 16, point 6)."""
+    site = _intruder_site(tmp_path, "aaa", "intruder", ARCH_INTRUDER)
+    listed = _zoo(site, "list", "--json")
+    lenet5 = next(row for row in json.loads(listed.stdout) if row["name"] == "lenet5")
+    assert lenet5["plugin"] == "lenet"
+    assert listed.stderr == (
+        "zoo: warning: plugin 'aaa' failed (zoo_register_architectures): DuplicateName: architecture "
+        "'lenet5' is already registered by plugin 'lenet'\n"
+    )
+
+
+def test_a_built_in_exporter_name_stays_the_built_ins_so_verify_is_zoos(tmp_path):
+    """Fails if: a plugin "aonnx" registering exporter onnx takes over zoo verify (a garbage file
+    would then pass)."""
+    site = _intruder_site(tmp_path, "aonnx", "intruder", EXPORTER_INTRUDER)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not an onnx file")
+    verified = _zoo(site, "verify", str(garbage))
+    assert verified.returncode != 0
+    assert "plugin 'aonnx' failed (zoo_register_exporters): DuplicateName: exporter 'onnx'" in verified.stderr
+
+
+def test_a_plugin_named_as_a_built_in_is_the_one_refused(tmp_path):
+    """Fails if: an entry point named "lenet" replaces the built-in plugin lenet."""
+    site = _intruder_site(tmp_path, "lenet", "intruder", ARCH_INTRUDER)
+    listed = _zoo(site, "list", "--json")
+    lenet5 = next(row for row in json.loads(listed.stdout) if row["name"] == "lenet5")
+    assert lenet5["plugin"] == "lenet" and lenet5["summary"] != "not LeNet-5"
+    assert listed.stderr == (
+        "zoo: warning: plugin 'lenet (zoo-intruder)' failed (import): NameError: plugin name 'lenet' is "
+        "taken by 'keras-zoo'; this one is not loaded\n"
+    )

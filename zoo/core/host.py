@@ -47,6 +47,12 @@ def _source_path(plugin: object) -> str | None:
     return os.path.dirname(os.path.abspath(path))
 
 
+def _is_builtin(entry_point: metadata.EntryPoint) -> bool:
+    """Whether an entry point is one of zoo's own plugins (from the keras-zoo distribution)."""
+    dist = entry_point.dist
+    return bool(dist) and _normalized(dist.name) == CORE_DISTRIBUTION
+
+
 def _did_you_mean(plugin: object) -> str:
     """For a hook name zoo does not know (a missing 's'): the one it probably meant."""
     names = [n for n in dir(plugin) if n.startswith(f"{hookspecs.PROJECT}_") and n not in REGISTER_HOOKS]
@@ -98,7 +104,10 @@ class PluginHost:
     def add_entry_points(self, only: Iterable[str] | None = None) -> None:
         """Import every entry point of the ``zoo`` group (or only those named)."""
         wanted = None if only is None else set(only)
-        points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        # Built-ins first: a third party naming its entry point as a built-in's is the one refused.
+        points = sorted(
+            metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (not _is_builtin(e), e.name)
+        )
         unknown = sorted((wanted or set()) - {ep.name for ep in points})
         if unknown:
             self.warn(
@@ -113,14 +122,18 @@ class PluginHost:
                 name=ep.name,
                 distribution=dist.name if dist else None,
                 version=dist.version if dist else None,
-                builtin=bool(dist) and _normalized(dist.name) == CORE_DISTRIBUTION,
+                builtin=_is_builtin(ep),
                 module=ep.value,
             )
             if ep.name in self.records:
                 taken_by = self.records[ep.name].distribution
                 record.name = f"{ep.name} ({record.distribution})"
                 self.records[record.name] = record
-                self._fail(record, "import", NameError(f"plugin name {ep.name!r} is taken by {taken_by!r}"))
+                self._fail(
+                    record,
+                    "import",
+                    NameError(f"plugin name {ep.name!r} is taken by {taken_by!r}; this one is not loaded"),
+                )
                 continue
             try:
                 plugin = ep.load()
@@ -136,8 +149,10 @@ class PluginHost:
         for hook_name in REGISTER_HOOKS:
             caller = getattr(self.pm.hook, hook_name)
             # Called implementation by implementation (not caller(...)) so that an error is
-            # attributed to its plugin and does not stop the plugins after it.
-            for impl in caller.get_hookimpls():
+            # attributed to its plugin and does not stop the plugins after it; the built-ins
+            # first, so that a third party registering a built-in's name is the one refused.
+            impls = caller.get_hookimpls()
+            for impl in sorted(impls, key=lambda i: not self.records[i.plugin_name].builtin):
                 self._call_register(registry, hook_name, impl)
         registry.plugins = sorted(self.records.values(), key=lambda r: (not r.builtin, r.name))
         return registry
