@@ -47,6 +47,15 @@ class Tolerance:
         return {"atol": self.atol, "rtol": self.rtol}
 
 
+def trusted(recorded_tolerance: Tolerance) -> bool:
+    """Whether a tolerance a file records is one zoo could have written: finite, not negative and
+    no looser than the loosest zoo writes (int8's). A file cannot widen its own check (a NaN or
+    infinite tolerance would pass any output)."""
+    loosest = max(_LOWER.values())
+    values = (recorded_tolerance.atol, recorded_tolerance.rtol)
+    return all(bool(np.isfinite(v)) and 0 <= v <= bound for v, bound in zip(values, loosest, strict=True))
+
+
 def tolerance(precision: str = "fp32") -> Tolerance:
     """The tolerance of a file of ``precision`` (fp32, fp16, int8)."""
     if precision == "fp32":

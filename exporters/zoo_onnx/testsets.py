@@ -7,6 +7,7 @@ is: one ``input_N.pb`` per input, in the file's order (a U-Net decoder's ``code`
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -50,12 +51,20 @@ def tensors(folder: Path, kind: str) -> list[np.ndarray]:
     return [array for _, array in named(folder, kind)]
 
 
+_PART_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # as specs allow: no "/", no ".."
+
+
+def is_part_name(part: object) -> bool:
+    """Whether a file's ``zoo.part`` is a name (``full`` or a part), not a path out of its folder."""
+    return isinstance(part, str) and bool(_PART_NAME.match(part))
+
+
 def sets_of(model_file: Path, part: str | None) -> list[Path]:
     """The test sets that belong to ``model_file``: beside it (Model Zoo layout) or in
     ``test_data/<part>/`` of its folder (zoo's export layout)."""
     beside = sorted(model_file.parent.glob("test_data_set_*"))
     if beside:
         return beside
-    if part:
+    if part and is_part_name(part):
         return sorted((model_file.parent / TEST_DATA / part).glob("test_data_set_*"))
     return []

@@ -107,7 +107,16 @@ def verify_file(
     except (ValueError, TypeError, AttributeError, KeyError):  # metadata that is not zoo's: the default
         tolerance = compare.tolerance()
     result["tolerance"] = tolerance.as_dict()
-    sets = testsets.sets_of(model_file, meta.get("zoo.part"))
+    if not compare.trusted(tolerance):
+        fail(f"the file records a tolerance zoo never writes ({tolerance}): it cannot widen its own check")
+        return result
+    part = meta.get("zoo.part")
+    if part is not None and not testsets.is_part_name(part):
+        fail(
+            f"the file names its part {part!r}, which is no part name: no test set is looked for there"
+        )
+        return result
+    sets = testsets.sets_of(model_file, part)
     if not sets:
         fail("no test set found (test_data_set_*/ beside the file, or test_data/<part>/)")
         return result
