@@ -112,9 +112,7 @@ def verify_file(
         return result
     part = meta.get("zoo.part")
     if part is not None and not testsets.is_part_name(part):
-        fail(
-            f"the file names its part {part!r}, which is no part name: no test set is looked for there"
-        )
+        fail(f"the file names its part {part!r}, which is no part name: no test set is looked for there")
         return result
     sets = testsets.sets_of(model_file, part)
     if not sets:
@@ -224,6 +222,8 @@ def _verify_path(path: Path, reference: bool) -> dict[str, Any]:
         if missing:
             raise ModelFileError(f"{str(path)!r} lacks {', '.join(missing)} listed in its manifest")
     elif path.suffix == ".onnx":
+        if not path.is_file():  # a FIFO would block forever, a link to /dev/zero never end
+            raise ModelFileError(f"{str(path)!r} is not a regular file (a FIFO, a device?)")
         entries, links = [(path, None, None)], []
     else:
         raise ModelFileError(f"{str(path)!r} is neither an export folder nor a .onnx file")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +182,41 @@ def _list_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, in
     return train, test, names
 
 
+MAX_PIXELS = 50_000_000  # a 380 KB PNG can claim 20000 x 20000 (5 GB decoded): refused unread
+MAX_BYTES = 256 * 2**20
+
+
+def _declared_pixels(contents: bytes) -> int | None:
+    """Width x height from a PNG, GIF or BMP header (JPEG: None; TensorFlow checks its own)."""
+    if contents[:8] == b"\x89PNG\r\n\x1a\n" and len(contents) >= 24:
+        return int.from_bytes(contents[16:20], "big") * int.from_bytes(contents[20:24], "big")
+    if contents[:4] in (b"GIF8",) and len(contents) >= 10:
+        return int.from_bytes(contents[6:8], "little") * int.from_bytes(contents[8:10], "little")
+    if contents[:2] == b"BM" and len(contents) >= 26:
+        width = int.from_bytes(contents[18:22], "little", signed=True)
+        height = int.from_bytes(contents[22:26], "little", signed=True)
+        return abs(width) * abs(height)
+    return None
+
+
 def _decode(tf: Any, path: Path) -> np.ndarray:
-    """One image as float32 HWC in [0, 1] with 1 or 3 channels (alpha dropped)."""
+    """One image as float32 HWC in [0, 1] with 1 or 3 channels (alpha dropped). Only regular
+    files are read (a FIFO named x.png would block forever, a link to /dev/zero never end), and
+    an image whose header claims more than ``MAX_PIXELS`` is refused before it is decoded."""
     try:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise DatasetUnavailable(f"Image {str(path)!r} is not a regular file (a FIFO, a device?)")
+        if status.st_size > MAX_BYTES:
+            raise DatasetUnavailable(
+                f"Image {str(path)!r} has {status.st_size:,} bytes, more than {MAX_BYTES:,}"
+            )
         contents = path.read_bytes()
     except OSError as exc:
         raise DatasetUnavailable(f"Cannot read image {str(path)!r}: {exc.strerror or exc}") from exc
+    pixels = _declared_pixels(contents)
+    if pixels is not None and pixels > MAX_PIXELS:
+        raise DatasetUnavailable(f"Image {str(path)!r} claims {pixels:,} pixels, more than {MAX_PIXELS:,}")
     try:
         image = tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False).numpy()
     except tf.errors.OpError as exc:

@@ -186,7 +186,11 @@ def load_registry(warn: Callable[[str], None] | None = None) -> Registry:
     host.add_entry_points(only)
     registry = host.build_registry()
     if only is not None:
-        registry.note = f"{settings.LOAD_PLUGINS}={','.join(only)} loads only those plugins"
+        registry.note = (
+            f"{settings.LOAD_PLUGINS}={','.join(only)} loads only those plugins"
+            if only
+            else f"{settings.LOAD_PLUGINS} is set and empty: no plugin is loaded"
+        )
     return registry
 
 
