@@ -64,7 +64,8 @@ def variants() -> dict[str, dict]:
 
 
 def quantize(source: Path, target: Path, settings: dict, images: np.ndarray) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import QuantType, quantize_dynamic, quantize_static
+    from zoo_onnx.precision import calibration_reader
 
     settings = dict(settings)
     mode = settings.pop("mode")
@@ -73,17 +74,10 @@ def quantize(source: Path, target: Path, settings: dict, images: np.ndarray) -> 
         return
     name = onnx.load(str(source)).graph.input[0].name
 
-    class Batches(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter({name: images[i : i + 32]} for i in range(0, len(images), 32))
-
-        def get_next(self):
-            return next(self.batches, None)
-
     quantize_static(
         str(source),
         str(target),
-        Batches(),
+        calibration_reader([name], [images]),
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         **settings,

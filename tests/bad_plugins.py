@@ -3,24 +3,22 @@ asserted in tests/test_plugin_kit.py."""
 
 from __future__ import annotations
 
+from tests.fake_plugins import arch
 from zoo import hookimpl
 from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, HyperParameter
 
 
 def ae(name: str, **overrides) -> ArchitectureSpec:
+    """A dense autoencoder of 8x8 images (``tests.bad_models.build_ae``), ``overrides`` applied."""
     fields = dict(
-        name=name,
         builder="tests.bad_models:build_ae",
         family="autoencoder",
         task="reconstruction",
-        input_shape=(8, 8, 1),
         parts=("encoder", "decoder"),
         summary="a dense autoencoder of 8x8 images",
-        default_dataset="synthetic",
         parameters=580,
     )
-    fields.update(overrides)
-    return ArchitectureSpec(**fields)
+    return arch(name, **{**fields, **overrides})
 
 
 class BadPlugin:

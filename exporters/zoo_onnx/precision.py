@@ -49,6 +49,24 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return half
 
 
+def calibration_reader(names: Sequence[str], arrays: Sequence[np.ndarray]) -> Any:
+    """ONNX Runtime's calibration reader over ``arrays`` (one per graph input, named ``names``),
+    in batches of ``CALIBRATION_BATCH``."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches: Iterator[dict[str, np.ndarray]] = iter(
+                {n: a[i : i + CALIBRATION_BATCH] for n, a in zip(names, arrays, strict=True)}
+                for i in range(0, len(arrays[0]), CALIBRATION_BATCH)
+            )
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    return Batches()
+
+
 # Static int8 variants tried, by name (ONNX Runtime's quantize_static arguments). Which is fastest
 # depends on the model and the CPU: on a 2-core AMD EPYC, LeNet-5's per-tensor QDQ ran 2-3x slower
 # than float32 and its matrix products alone in int8 1.1x faster (benchmarks/quantization.py).
@@ -66,13 +84,7 @@ def int8_candidates(
     calibrated on ``calibration``, one array per graph input, in order and laid out as the model
     takes them: a U-Net decoder's code and skips), in each of ``STATIC_VARIANTS`` that quantizes
     something; or ``dynamic`` (weights int8, activations quantized at run time)."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_dynamic,
-        quantize_static,
-    )
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     metadata = list(model.metadata_props)
     made: dict[str, onnx.ModelProto] = {}
@@ -88,23 +100,12 @@ def int8_candidates(
             if calibration is None or len(calibration) != len(names) or not len(calibration[0]):
                 raise ValueError(f"static quantization needs calibration inputs for {', '.join(names)}")
             arrays = list(calibration)
-
-            class Batches(CalibrationDataReader):
-                def __init__(self) -> None:
-                    self.batches: Iterator[dict[str, np.ndarray]] = iter(
-                        {n: a[i : i + CALIBRATION_BATCH] for n, a in zip(names, arrays, strict=True)}
-                        for i in range(0, len(arrays[0]), CALIBRATION_BATCH)
-                    )
-
-                def get_next(self) -> dict[str, np.ndarray] | None:
-                    return next(self.batches, None)
-
             for number, (name, variant) in enumerate(STATIC_VARIANTS.items()):
                 target = Path(tmp) / f"static-{number}.onnx"
                 quantize_static(
                     str(source),
                     str(target),
-                    Batches(),
+                    calibration_reader(names, arrays),
                     quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8,
