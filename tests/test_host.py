@@ -147,22 +147,3 @@ def test_a_second_plugin_with_a_taken_name_is_recorded_not_dropped(monkeypatch):
     assert list(reg.architectures) == ["lenet5"]
     second = next(p for p in reg.plugins if p.name != "lenet")
     assert "plugin name 'lenet' is taken" in second.error
-
-
-def test_built_ins_register_first_whatever_order_the_plugins_were_added_in():
-    """Fails if: a third-party plugin added before the built-ins takes a built-in's name (the
-    registration hooks are called in the order plugins were added)."""
-    import importlib
-
-    warnings: list[str] = []
-    host = PluginHost(strict=False, warn=warnings.append)
-    host.add(fake_plugins.DuplicatePlugin(), PluginRecord(name="aaa"))
-    for name, module in builtin_entry_points().items():
-        host.add(importlib.import_module(module), PluginRecord(name=name, builtin=True))
-    registry = host.build_registry()
-    assert registry.architecture("lenet5").plugin == "lenet"
-    assert "unique-net" in registry.architectures
-    assert warnings == [
-        "plugin 'aaa' failed (zoo_register_architectures): DuplicateName: architecture 'lenet5' is "
-        "already registered by plugin 'lenet'"
-    ]
