@@ -14,6 +14,14 @@ ORT_PRELOAD = "ZOO_ORT_PRELOAD"
 # 1: load Keras models outside safe mode, so code they carry (a Lambda layer) runs: only for files
 # you trust (what `zoo --unsafe-load-code` sets)
 UNSAFE_LOAD_CODE = "ZOO_UNSAFE_LOAD_CODE"
+# Limits on files from elsewhere (a small file must not exhaust the machine or run forever);
+# raise one for a file you trust. Each is a positive number, read by positive_number().
+# MiB: the largest config.json or metadata.json zoo reads from a model.keras (default 64)
+MAX_KERAS_CONFIG_MB = "ZOO_MAX_KERAS_CONFIG_MB"
+# times: the most a model.keras member may unpack to over the bytes it stores (default 100)
+MAX_KERAS_EXPANSION = "ZOO_MAX_KERAS_EXPANSION"
+# seconds: the longest one ONNX Runtime inference on a file may run in bench and verify (default 60)
+RUN_TIMEOUT = "ZOO_RUN_TIMEOUT"
 
 
 def flag(name: str) -> bool:
@@ -25,3 +33,22 @@ def plugin_allowlist() -> list[str] | None:
     """The plugins ZOO_LOAD_PLUGINS names, or None when it is unset (load all)."""
     value = os.environ.get(LOAD_PLUGINS)
     return None if value is None else [n.strip() for n in value.split(",") if n.strip()]
+
+
+def positive_number(name: str, default: float) -> float:
+    """A limit from the environment: ``default`` where ``name`` is unset or empty, else a positive
+    finite number (``InvalidOption`` naming the variable otherwise)."""
+    import math
+
+    from zoo.core.errors import InvalidOption
+
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidOption(f"{name}={text!r} is not a positive number")
+    return value

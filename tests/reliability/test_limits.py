@@ -1,0 +1,120 @@
+"""Limits on what a small file can make zoo do (issue 16, points 8 and 22).
+
+- a model.keras whose members claim far more than they store (a config.json of 200 MiB of
+  spaces in a 200 KB archive) is refused, naming the file and the limit, before any member is
+  read; the limits are settings (``ZOO_MAX_KERAS_CONFIG_MB``, ``ZOO_MAX_KERAS_EXPANSION``);
+- an ONNX inference that would run for ever (a Loop of 10^12 iterations) is stopped after
+  ``ZOO_RUN_TIMEOUT`` seconds in ``zoo bench`` (one line, exit 2) and ``zoo verify`` (a FAIL
+  line, exit 1, as any file that cannot be run);
+- ``zoo bench`` of a file with a fixed batch, no inputs, or inputs it cannot fill says so in
+  one line.
+
+The bombs are streamed through zipfile (200 MiB of spaces deflate in half a second to
+200 KB), so the test itself never holds them in memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke, make_registry
+from zoo.core import settings
+
+# Under Keras' own guard (256 MiB), which would refuse it after zoo had read it whole.
+BOMB_MIB = 200
+
+
+def _deflated(name: str, date_time: tuple[int, ...]) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+@pytest.fixture(scope="module")
+def trained(runs) -> Path:
+    """A trained dense-ae run (shared with the other reliability tests: trained once)."""
+    return runs.run("dense-ae")
+
+
+def _copy(trained: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    return run
+
+
+def _bomb(run: Path, member: str, mib: int) -> Path:
+    """The run's model.keras with ``member`` padded by ``mib`` MiB: still a valid model
+    (JSON allows spaces, HDF5 ignores bytes past its end), deflated to about 1/1000."""
+    model_file = run / "model.keras"
+    original = model_file.with_suffix(".orig")
+    model_file.rename(original)
+    pad = (b" " if member.endswith(".json") else b"\0") * 2**20
+    with zipfile.ZipFile(original) as source, zipfile.ZipFile(model_file, "w") as target:
+        for info in source.infolist():
+            if info.filename != member:
+                target.writestr(info, source.read(info))
+                continue
+            with target.open(_deflated(member, info.date_time), "w", force_zip64=True) as out:
+                out.write(source.read(info))
+                for _ in range(mib):
+                    out.write(pad)
+    original.unlink()
+    return model_file
+
+
+def _refused(result, model_file: Path, *words: str) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = [ln for ln in result.stderr.splitlines() if not ln.startswith("zoo: warning: --unsafe")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"zoo: error: Cannot load {str(model_file)!r}: "), lines[0]
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_config_json_unpacking_to_200_mib_is_refused_unread(trained, tmp_path, monkeypatch):
+    """Fails if: zoo reads (and Keras parses) a config.json that unpacks to 200 MiB from a
+    200 KB archive, rather than refusing it by its declared size (the default limit, 64 MiB)."""
+    run = _copy(trained, tmp_path)
+    model_file = _bomb(run, "config.json", BOMB_MIB)
+    assert model_file.stat().st_size < 2 * 2**20
+    line = _refused(invoke(make_registry(), "evaluate", str(run)), model_file)
+    assert line.endswith(
+        f"its config.json unpacks to {BOMB_MIB:,}.0 MiB, more than 64.0 MiB "
+        f"(raise {settings.MAX_KERAS_CONFIG_MB} for a file you trust)"
+    ), line
+    # Outside safe mode too: Keras would read it all the same.
+    monkeypatch.setenv(settings.UNSAFE_LOAD_CODE, "")  # the flag sets it in this process
+    _refused(invoke(make_registry(), "--unsafe-load-code", "evaluate", str(run)), model_file, "config.json")
+
+
+def test_a_weights_member_unpacking_1000_times_is_refused_unread(trained, tmp_path):
+    """Fails if: a model.weights.h5 padded with 200 MiB of zeros (still valid HDF5, stored in
+    200 KB) is read into memory by Keras rather than refused for its expansion (default 100x)."""
+    run = _copy(trained, tmp_path)
+    model_file = _bomb(run, "model.weights.h5", BOMB_MIB)
+    line = _refused(invoke(make_registry(), "export", str(run), "--out", str(tmp_path / "x")), model_file)
+    assert "its model.weights.h5 unpacks to " in line and "more than 100 times" in line, line
+    assert line.endswith(f"(raise {settings.MAX_KERAS_EXPANSION} for a file you trust)"), line
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_limits_are_settings(trained, tmp_path, monkeypatch):
+    """Fails if: ZOO_MAX_KERAS_CONFIG_MB does not lower or raise the config.json limit, or a
+    value that is no positive number is taken rather than refused naming the variable."""
+    run = _copy(trained, tmp_path)
+    model_file = _bomb(run, "config.json", 3)
+    monkeypatch.setenv(settings.MAX_KERAS_CONFIG_MB, "1")
+    line = _refused(invoke(make_registry(), "evaluate", str(run)), model_file)
+    assert "its config.json unpacks to 3.0 MiB, more than 1.0 MiB" in line
+    monkeypatch.setenv(settings.MAX_KERAS_CONFIG_MB, "4")
+    result = invoke(make_registry(), "evaluate", str(run), "--json")
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.setenv(settings.MAX_KERAS_EXPANSION, "lots")
+    result = invoke(make_registry(), "evaluate", str(run))
+    assert result.exit_code == 2
+    assert result.stderr == f"zoo: error: {settings.MAX_KERAS_EXPANSION}='lots' is not a positive number\n"
