@@ -14,7 +14,8 @@ from zoo.cli.scaffold import new_command
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
 @click.pass_context
 def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
-    """Installed plugins: distribution, version, hooks, what they registered, and load errors.
+    """Installed plugins: distribution, version, hooks, what they registered, how long each took
+    to load (every command waits for it), and load errors.
 
     ``zoo plugins check`` runs the plugin contract on them; ``zoo plugins new`` starts one.
     """
@@ -36,11 +37,14 @@ def plugins_command(ctx: click.Context, show_all: bool, as_json: bool) -> None:
             ",".join(h.removeprefix("zoo_register_") for h in p.hooks) or "-",
             ", ".join(p.registered) or "-",
             p.path or "-",  # plugins are code: where it runs from
+            f"{p.load_seconds:.2f} s",
             f"ERROR {p.error}" if p.error else "ok",
         ]
         for p in records
     ]
-    click.echo(table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "PATH", "STATUS"]))
+    click.echo(
+        table(rows, ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "PATH", "LOAD", "STATUS"])
+    )
 
 
 @plugins_command.command("check")

@@ -1,17 +1,22 @@
 """The plugin host: finds plugins, loads each in isolation, and builds the registry.
 
 Built-in plugins and third-party ones are found the same way, through the ``zoo`` entry-point
-group. Each is imported and called in its own ``try``: a plugin that raises is recorded (see
-``zoo plugins``) and named in a warning, and the others go on. Environment:
+group. Each is imported and called in its own ``try``: a plugin that raises (``sys.exit`` and a
+``KeyboardInterrupt`` it raised itself included) is recorded (see ``zoo plugins``) and named in a
+warning, and the others go on; a Ctrl-C still stops zoo. What a plugin prints goes to stderr, and
+one slow to load is named (``zoo.core.registry.PluginCode``). Environment:
 
 - ``ZOO_LOAD_PLUGINS=a,b`` loads only the entry points named (empty: none);
-- ``ZOO_STRICT_PLUGINS=1`` re-raises a plugin's error instead (for plugin authors).
+- ``ZOO_STRICT_PLUGINS=1`` re-raises a plugin's error instead (for plugin authors);
+- ``ZOO_SLOW_PLUGIN_SECONDS`` (default ``SLOW_PLUGIN_SECONDS``): a plugin that takes longer to
+  import and register is named in a warning.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -21,8 +26,9 @@ from typing import Any
 
 import pluggy
 
-from zoo.core import hookspecs, settings
-from zoo.core.registry import PluginRecord, Registry, Spec
+from zoo.core import hookspecs, settings, specs
+from zoo.core.errors import InvalidOption, PluginCodeError
+from zoo.core.registry import PluginCode, PluginRecord, Registry, Spec, explained
 
 ENTRY_POINT_GROUP = "zoo"
 CORE_DISTRIBUTION = "keras-zoo"  # the distribution zoo is installed as (the import name is zoo)
@@ -31,6 +37,11 @@ REGISTER_HOOKS = (
     "zoo_register_datasets",
     "zoo_register_exporters",
 )
+# Every command waits for every plugin to load. The seven built-ins load in about 20 ms together;
+# importing Keras and TensorFlow at import (what hookspecs says not to do) takes 1.9 s or more on
+# the development machine, so a threshold of 2 s would miss the commonest cause, and 1 s is still
+# 50 times what all the built-ins need.
+SLOW_PLUGIN_SECONDS = 1.0
 
 
 def _normalized(distribution: str) -> str:
@@ -64,40 +75,83 @@ def _did_you_mean(plugin: object) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    exc = explained(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def slow_plugin_seconds() -> float:
+    """ZOO_SLOW_PLUGIN_SECONDS: above how many seconds of loading a plugin is named."""
+    value = os.environ.get(settings.SLOW_PLUGIN_SECONDS, "").strip()
+    if not value:
+        return SLOW_PLUGIN_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0:  # NaN too
+        raise InvalidOption(f"{settings.SLOW_PLUGIN_SECONDS} must be a number of seconds >= 0, got {value!r}")
+    return seconds
 
 
 class PluginHost:
     """Owns one pluggy PluginManager and the records of the plugins given to it.
 
-    ``strict`` re-raises the first plugin error; ``warn`` is called with one line per error.
+    ``strict`` re-raises the first plugin error; ``warn`` is called with one line per error, and
+    per plugin that took more than ``slow_seconds`` to load (None: never).
     """
 
-    def __init__(self, strict: bool = False, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        strict: bool = False,
+        warn: Callable[[str], None] | None = None,
+        slow_seconds: float | None = None,
+    ) -> None:
         self.strict = strict
         self.warn = warn or (lambda message: None)
+        self.slow_seconds = slow_seconds
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
+        self._import_seconds: dict[str, float] = {}
 
     def _fail(self, record: PluginRecord, what: str, exc: BaseException, hint: str = "") -> None:
         record.errors.append(f"{what}: {_describe(exc)}{hint}")
         self.warn(f"plugin {record.name!r} failed ({what}): {_describe(exc)}{hint}")
         if self.strict:
-            raise exc
+            if isinstance(exc, Exception):
+                raise exc
+            # re-raised, sys.exit would end zoo without a word: the traceback is what strict is for
+            raise PluginCodeError(record.name, what, explained(exc)) from exc
+
+    def _run(self, record: PluginRecord, code: Callable[[], Any]) -> tuple[bool, Any]:
+        """``(True, code())``, run as plugin code (``PluginCode``) and timed into the record's
+        ``load_seconds``; or ``(False, exc)``, the plugin's failure. A signal's exception passes."""
+        guard = PluginCode()
+        try:
+            with guard:
+                return True, code()
+        except BaseException as exc:
+            if not guard.owns(exc):
+                raise
+            return False, exc
+        finally:
+            record.load_seconds += guard.seconds
 
     def add(self, plugin: object, record: PluginRecord) -> None:
         """Register an imported plugin object (a module or a class instance)."""
         self.records[record.name] = record
         record.module = record.module or getattr(plugin, "__name__", type(plugin).__name__)
         record.path = record.path or _source_path(plugin)
-        try:
+
+        def register() -> None:
             self.pm.register(plugin, name=record.name)
             self.pm.check_pending()
-        except Exception as exc:
+
+        ok, error = self._run(record, register)
+        if not ok:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
-            self._fail(record, "register", exc, _did_you_mean(plugin))
+            self._fail(record, "register", error, _did_you_mean(plugin))
             return
         record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
 
@@ -135,11 +189,11 @@ class PluginHost:
                     NameError(f"plugin name {ep.name!r} is taken by {taken_by!r}; this one is not loaded"),
                 )
                 continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:
-                self.records[ep.name] = record
-                self._fail(record, "import", exc)
+            self.records[ep.name] = record
+            loaded, plugin = self._run(record, ep.load)
+            self._import_seconds[record.name] = record.load_seconds
+            if not loaded:
+                self._fail(record, "import", plugin)
                 continue
             self.add(plugin, record)
 
@@ -155,7 +209,20 @@ class PluginHost:
             for impl in sorted(impls, key=lambda i: not self.records[i.plugin_name].builtin):
                 self._call_register(registry, hook_name, impl)
         registry.plugins = sorted(self.records.values(), key=lambda r: (not r.builtin, r.name))
+        for record in registry.plugins:
+            self._warn_if_slow(record)
         return registry
+
+    def _warn_if_slow(self, record: PluginRecord) -> None:
+        """Name a plugin that every command waits for, with where its time went."""
+        if self.slow_seconds is None or record.load_seconds <= self.slow_seconds:
+            return
+        imported = self._import_seconds.get(record.name, 0.0)
+        self.warn(
+            f"plugin {record.name!r} took {record.load_seconds:.1f} s to load (import {imported:.1f} s, "
+            f"hooks {record.load_seconds - imported:.1f} s), which every zoo command waits for "
+            f"(said above {settings.SLOW_PLUGIN_SECONDS}={self.slow_seconds:g} s)"
+        )
 
     def _call_register(self, registry: Registry, hook_name: str, impl: Any) -> None:
         record = self.records[impl.plugin_name]
@@ -165,10 +232,9 @@ class PluginHost:
             registry.table_for(spec)  # type check now, so the plugin's traceback points at it
             staged.append(replace(spec, plugin=record.name))
 
-        try:
-            impl.function(**{arg: register for arg in impl.argnames})
-        except Exception as exc:
-            self._fail(record, hook_name, exc)
+        called, error = self._run(record, lambda: impl.function(**{arg: register for arg in impl.argnames}))
+        if not called:
+            self._fail(record, hook_name, error)
             return
         for spec in staged:
             try:
@@ -181,7 +247,10 @@ class PluginHost:
 
 def load_registry(warn: Callable[[str], None] | None = None) -> Registry:
     """The registry of every installed plugin, as the CLI sees it (environment applied)."""
-    host = PluginHost(strict=settings.flag(settings.STRICT_PLUGINS), warn=warn)
+    specs.max_input_pixels()  # a malformed limit is said once, not taken for the default
+    host = PluginHost(
+        strict=settings.flag(settings.STRICT_PLUGINS), warn=warn, slow_seconds=slow_plugin_seconds()
+    )
     only = settings.plugin_allowlist()
     host.add_entry_points(only)
     registry = host.build_registry()

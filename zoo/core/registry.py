@@ -1,4 +1,5 @@
-"""Lookups by name over everything the plugins registered, and the record of each plugin.
+"""Lookups by name over everything the plugins registered, the record of each plugin, and how
+plugin code is run (``PluginCode``, ``call``).
 
 Names are unique per kind: a second registration of a name is refused. References such as
 ``"zoo_lenet.model:build"`` are resolved only when used, by ``resolve``.
@@ -6,8 +7,14 @@ Names are unique per kind: a second registration of a name is refused. Reference
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 from zoo.core.errors import (
@@ -21,7 +28,7 @@ from zoo.core.errors import (
     UnknownExporter,
     ZooError,
 )
-from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec
+from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, shown_name
 
 Spec = ArchitectureSpec | DatasetSpec | ExporterSpec
 _KINDS: dict[type, str] = {
@@ -44,6 +51,7 @@ class PluginRecord:
     hooks: list[str] = field(default_factory=list)
     registered: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    load_seconds: float = 0.0  # importing it and calling its hooks: what every command waits for
 
     @property
     def error(self) -> str | None:
@@ -60,6 +68,7 @@ class PluginRecord:
             "hooks": self.hooks,
             "registered": self.registered,
             "error": self.error,
+            "load_seconds": round(self.load_seconds, 3),
         }
 
 
@@ -97,7 +106,7 @@ class Registry:
         problems = spec.problems()
         if problems:
             self.refused[f"{kind} {spec.name!r}"] = f"{'; '.join(problems)} (plugin {spec.plugin!r})"
-            raise InvalidSpec(f"{kind} {spec.name!r} refused: {'; '.join(problems)}")
+            raise InvalidSpec(f"{kind} {shown_name(spec.name)} refused: {'; '.join(problems)}")
         if spec.name in table:
             raise DuplicateName(
                 f"{kind} {spec.name!r} is already registered by plugin {table[spec.name].plugin!r}"
@@ -143,20 +152,92 @@ def owner(spec: Spec) -> str:
     return f"{kind} {spec.name!r}" + (f" of plugin {spec.plugin!r}" if spec.plugin else "")
 
 
+# Signals whose Python handler may turn them into an exception (SIGINT: KeyboardInterrupt).
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class PluginCode:
+    """A ``with`` block that runs plugin code (an import, a hook, a builder): its stdout goes to
+    stderr, so that a ``print()`` cannot corrupt zoo's JSON, and it is timed (``seconds``, added
+    up over uses).
+
+    ``owns(exc)`` says whether an exception that left the block is the plugin's failure, to be
+    named like any other: an ``Exception``, a ``SystemExit`` (a plugin calling ``sys.exit`` does
+    not end zoo) or a ``KeyboardInterrupt`` the plugin raised itself. Whatever leaves the block
+    after a signal's handler raised into it (the user's Ctrl-C) is not, and must go on. To tell
+    them apart, the Python handlers of SIGINT, SIGTERM and SIGHUP are wrapped for the block's
+    duration: the wrapper does what the handler did, noting when it raised. Only in the main
+    thread, where Python runs signal handlers; in any other a KeyboardInterrupt can only come
+    from code.
+    """
+
+    def __init__(self) -> None:
+        self.signalled = False  # a signal's handler raised into the block
+        self.seconds = 0.0
+        self._stack = contextlib.ExitStack()
+        self._started = 0.0
+
+    def _noting(self, handler: Any) -> Any:
+        def noted(signum: int, frame: Any) -> Any:
+            try:
+                return handler(signum, frame)
+            except BaseException:
+                self.signalled = True
+                raise
+
+        return noted
+
+    def __enter__(self) -> PluginCode:
+        self._stack = contextlib.ExitStack()
+        if threading.current_thread() is threading.main_thread():
+            for signum in _SIGNALS:
+                handler = signal.getsignal(signum)
+                if callable(handler):  # SIG_DFL and SIG_IGN raise nothing in Python
+                    signal.signal(signum, self._noting(handler))
+                    self._stack.callback(signal.signal, signum, handler)
+        self._stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.seconds += time.perf_counter() - self._started
+        self._stack.close()
+
+    def owns(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised in the block, is the plugin's failure (not the user's stop)."""
+        return not self.signalled and isinstance(exc, (Exception, SystemExit, KeyboardInterrupt))
+
+
+def explained(exc: BaseException) -> BaseException:
+    """A ``SystemExit`` or ``KeyboardInterrupt`` from plugin code, saying what it is (by itself it
+    says ``3``, or nothing); any other exception as it is."""
+    if isinstance(exc, SystemExit):
+        return SystemExit(f"plugin code called sys.exit({exc.code!r})")
+    if isinstance(exc, KeyboardInterrupt):
+        return KeyboardInterrupt("raised by plugin code, not by Ctrl-C")
+    return exc
+
+
 def call(spec: Spec, ref: str, /, *args: Any, **kwargs: Any) -> Any:
-    """Call plugin code: ``ref`` (one of ``spec``'s references), resolved now.
+    """Call plugin code: ``ref`` (one of ``spec``'s references), resolved now, in ``PluginCode``.
 
     A ``ZooError`` it raises is the plugin telling the user of a mistake and passes as it is;
-    any other exception is a bug in the plugin and becomes a ``PluginCodeError`` naming the
-    plugin and the callable.
+    any other exception (``sys.exit`` and a ``KeyboardInterrupt`` it raised itself included) is
+    a bug in the plugin and becomes a ``PluginCodeError`` naming the plugin and the callable.
     """
-    function = resolve(ref, owner=owner(spec))
+    guard = PluginCode()
     try:
-        return function(*args, **kwargs)
+        with guard:
+            function = resolve(ref, owner=owner(spec))
+            return function(*args, **kwargs)
     except ZooError:
         raise
-    except Exception as exc:
-        raise PluginCodeError(spec.plugin or owner(spec), ref, exc) from exc
+    except BaseException as exc:
+        if not guard.owns(exc):
+            raise
+        raise PluginCodeError(spec.plugin or owner(spec), ref, explained(exc)) from exc
 
 
 def resolve(ref: str, owner: str = "") -> Any:
@@ -166,13 +247,18 @@ def resolve(ref: str, owner: str = "") -> Any:
     """
     module_name, _, attr_path = ref.partition(":")
     where = f" (declared by {owner})" if owner else ""
+    guard = PluginCode()
     try:
-        obj: Any = importlib.import_module(module_name)
+        with guard:
+            obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise PluginError(f"Cannot import {module_name!r} for {ref!r}{where}: {exc}") from exc
-    except Exception as exc:  # the module's own code failed while importing
+    except BaseException as exc:  # the module's own code failed while importing
+        if not guard.owns(exc):
+            raise
+        failure = explained(exc)
         raise PluginError(
-            f"Importing {module_name!r} for {ref!r}{where} raised {type(exc).__name__}: {exc}"
+            f"Importing {module_name!r} for {ref!r}{where} raised {type(failure).__name__}: {failure}"
         ) from exc
     for attr in attr_path.split("."):
         try:

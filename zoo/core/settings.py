@@ -7,6 +7,10 @@ import os
 DEBUG = "ZOO_DEBUG"  # 1: tracebacks and TensorFlow / ONNX Runtime logs (what `zoo --debug` sets)
 STRICT_PLUGINS = "ZOO_STRICT_PLUGINS"  # 1: a plugin's error is raised, with its traceback
 LOAD_PLUGINS = "ZOO_LOAD_PLUGINS"  # "a,b": load only these plugins; empty: none
+# seconds: a plugin that takes longer to import and register is named in a warning (zoo.core.host)
+SLOW_PLUGIN_SECONDS = "ZOO_SLOW_PLUGIN_SECONDS"
+# N: the most values (height x width x channels) a registered input or image shape may have
+MAX_INPUT_PIXELS = "ZOO_MAX_INPUT_PIXELS"
 DATA_DIR = "ZOO_DATA_DIR"  # the folder datasets are read from
 CPU_DEVICES = "ZOO_CPU_DEVICES"  # N: split the CPU into N logical devices (--strategy mirrored, tests)
 # "a,b": modules `zoo bench --isolate` imports in each child before ONNX Runtime (e.g. ort_gpu_env)

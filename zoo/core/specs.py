@@ -7,10 +7,13 @@ data is loaded (``zoo.core.registry.resolve``), so ``zoo list`` never imports Ke
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo.core import settings
+from zoo.core.errors import InvalidOption
 from zoo.core.tasks import TASKS, task
 
 FAMILIES = ("autoencoder", "classifier", "segmentation", "generative", "other")
@@ -21,10 +24,54 @@ EPOCH_DECAY = 0.8
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a Keras layer name and a file name
+# A name starts file names: a run folder NAME-YYYYmmdd-HHMMSS-N while it is made is
+# .NAME-YYYYmmdd-HHMMSS-N.XXXXXXXX.tmp, 33 characters more, and a file name may have 255 (NAME_MAX).
+# 64 leaves room for that and for what zoo may add, and is far above any name in use (13).
+MAX_NAME_LENGTH = 64
+# The most values (height x width x channels) of an input or image shape: 4096 x 4096 x 4, 256 MB
+# per float32 image. 10^6 x 10^6 would fail with MemoryError once TensorFlow has started.
+MAX_INPUT_PIXELS = 2**26
+
+
+def max_input_pixels() -> int:
+    """The limit on a shape's values: ZOO_MAX_INPUT_PIXELS, else ``MAX_INPUT_PIXELS``."""
+    value = os.environ.get(settings.MAX_INPUT_PIXELS, "").strip()
+    if not value:
+        return MAX_INPUT_PIXELS
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise InvalidOption(f"{settings.MAX_INPUT_PIXELS} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def _shape_problems(what: str, shape: tuple[int | None, ...]) -> list[str]:
+    """A shape of more values than the limit (``None``, any size, counts as 1); never raises."""
+    try:
+        limit = max_input_pixels()
+    except InvalidOption:
+        limit = MAX_INPUT_PIXELS  # the host says so once, when it loads the plugins
+    values = math.prod(d or 1 for d in shape)
+    if values <= limit:
+        return []
+    return [
+        f"{what} {shape!r} has {values:,} values, more than {limit:,} "
+        f"(a limit {settings.MAX_INPUT_PIXELS} raises)"
+    ]
+
+
+def shown_name(name: Any) -> str:
+    """A name as messages quote it; one too long to register is cut (its problem says so)."""
+    if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
+        return f"{name[:19]!r}…"
+    return repr(name)
 
 
 def name_problems(kind: str, name: Any) -> list[str]:
     """Why ``name`` cannot name a registered thing (empty: it can); ``kind`` starts the message."""
+    if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
+        return [
+            f"{kind} name {shown_name(name)} is {len(name)} characters long, more than {MAX_NAME_LENGTH} "
+            "(it starts the names of run folders)"
+        ]
     if isinstance(name, str) and _NAME.match(name):
         return []
     return [f"{kind} name {name!r} is not valid: use lower-case letters, digits, '-', '_' or '.'"]
@@ -198,6 +245,8 @@ class ArchitectureSpec:
                 "input_shape must be (height, width, channels), each positive or None, "
                 f"got {self.input_shape!r}"
             )
+        else:
+            found += _shape_problems("input_shape", shape)
         if not isinstance(self.lr_schedule, str) or self.lr_schedule not in LR_SCHEDULES:
             found.append(f"lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
         for field_name in ("epochs", "batch_size"):
@@ -272,6 +321,8 @@ class DatasetSpec:
         sized = isinstance(shape, (tuple, list)) and len(shape) in (2, 3) and all(_whole(d, 1) for d in shape)
         if shape is not None and not sized:
             found.append(f"image_shape must be None or (height, width[, channels]), positive, not {shape!r}")
+        elif sized:
+            found += _shape_problems("image_shape", tuple(shape))  # type: ignore[arg-type]
         return found
 
 
