@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -27,7 +26,7 @@ from typing import Any
 import pluggy
 
 from zoo.core import hookspecs, settings, specs
-from zoo.core.errors import InvalidOption, PluginCodeError
+from zoo.core.errors import PluginCodeError
 from zoo.core.registry import PluginCode, PluginRecord, Registry, Spec, explained
 
 ENTRY_POINT_GROUP = "zoo"
@@ -77,20 +76,6 @@ def _did_you_mean(plugin: object) -> str:
 def _describe(exc: BaseException) -> str:
     exc = explained(exc)
     return f"{type(exc).__name__}: {exc}"
-
-
-def slow_plugin_seconds() -> float:
-    """ZOO_SLOW_PLUGIN_SECONDS: above how many seconds of loading a plugin is named."""
-    value = os.environ.get(settings.SLOW_PLUGIN_SECONDS, "").strip()
-    if not value:
-        return SLOW_PLUGIN_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not seconds >= 0:  # NaN too
-        raise InvalidOption(f"{settings.SLOW_PLUGIN_SECONDS} must be a number of seconds >= 0, got {value!r}")
-    return seconds
 
 
 class PluginHost:
@@ -248,9 +233,8 @@ class PluginHost:
 def load_registry(warn: Callable[[str], None] | None = None) -> Registry:
     """The registry of every installed plugin, as the CLI sees it (environment applied)."""
     specs.max_input_pixels()  # a malformed limit is said once, not taken for the default
-    host = PluginHost(
-        strict=settings.flag(settings.STRICT_PLUGINS), warn=warn, slow_seconds=slow_plugin_seconds()
-    )
+    slow = settings.positive_number(settings.SLOW_PLUGIN_SECONDS, SLOW_PLUGIN_SECONDS)
+    host = PluginHost(strict=settings.flag(settings.STRICT_PLUGINS), warn=warn, slow_seconds=slow)
     only = settings.plugin_allowlist()
     host.add_entry_points(only)
     registry = host.build_registry()

@@ -7,7 +7,6 @@ data is loaded (``zoo.core.registry.resolve``), so ``zoo list`` never imports Ke
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +34,7 @@ MAX_INPUT_PIXELS = 2**26
 
 def max_input_pixels() -> int:
     """The limit on a shape's values: ZOO_MAX_INPUT_PIXELS, else ``MAX_INPUT_PIXELS``."""
-    value = os.environ.get(settings.MAX_INPUT_PIXELS, "").strip()
-    if not value:
-        return MAX_INPUT_PIXELS
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        raise InvalidOption(f"{settings.MAX_INPUT_PIXELS} must be a whole number >= 1, got {value!r}")
-    return int(value)
+    return int(settings.positive_number(settings.MAX_INPUT_PIXELS, MAX_INPUT_PIXELS))
 
 
 def _shape_problems(what: str, shape: tuple[int | None, ...]) -> list[str]:
