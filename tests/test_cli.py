@@ -102,6 +102,7 @@ def test_plugins_json_shows_builtins_only_with_all(registry):
         "hooks",
         "registered",
         "error",
+        "load_seconds",
     }
     assert lenet["hooks"] == ["zoo_register_architectures"]
     assert lenet["registered"] == ["lenet5"] and lenet["builtin"] is True and lenet["error"] is None
@@ -123,6 +124,7 @@ def test_a_broken_plugin_is_shown_with_its_error_and_does_not_break_list():
             "hooks": ["zoo_register_architectures"],
             "registered": [],
             "error": "zoo_register_architectures: RuntimeError: boom while registering",
+            "load_seconds": rows[0]["load_seconds"],
         }
     ]
     assert "ERROR zoo_register_architectures: RuntimeError" in invoke(reg, "plugins").stdout
