@@ -1,6 +1,8 @@
 """Write files and folders under a temporary name and rename them when complete.
 
-A reader (or a crash) never sees a half-written file at its final name.
+A reader (or a crash) never sees a half-written file at its final name. A file written into a
+run folder this process holds the lock of is checked to go into that very folder: one moved or
+deleted meanwhile is never re-created (``zoo.runs.locks.FolderLock.check``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from zoo.runs import locks
 
 
 def _umask() -> int:
@@ -78,9 +82,15 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` if the block succeeds.
 
     The temporary name keeps ``final``'s extension, for writers that insist on one (Keras).
+    A missing folder is made, unless it is a run folder this process holds: that one was moved
+    or deleted, and ``RunFolderError`` says so instead.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    lock = locks.held(final.parent)
+    if lock is not None:
+        lock.check()
+    else:
+        final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -117,8 +127,18 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def encode(text: str) -> bytes:
+    """UTF-8, with the bytes of names the OS gave as they were: a file or folder name that is
+    not valid in the locale's encoding (``LC_ALL=C``, a non-UTF-8 name) reaches Python as lone
+    surrogates, which plain UTF-8 refuses; anything else unencodable is written escaped."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace")
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    write_bytes(path, encode(text))
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
