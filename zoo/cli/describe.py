@@ -102,15 +102,26 @@ def _is_number(value: Any) -> bool:
 
 
 def run_row(run: Run) -> dict[str, Any]:
-    """One line of ``zoo runs``."""
+    """One line of ``zoo runs``.
+
+    ``conflict`` says so where the model file was saved as another architecture than
+    config.json names (an edited or swapped file): cheap, the model file's own record is a few
+    bytes of its archive."""
+    from zoo.runs.run_folder import MODEL_FILE, recorded_architecture
+
     state, metrics, config = run.state, run.metrics, run.config
     known = TASKS.get(str(config.get("task")))  # a hand-edited config may name none
     headline = known.headline if known else "test_loss"
     value = metrics.get(headline)
+    recorded = recorded_architecture(run.path / MODEL_FILE)
+    conflict = None
+    if recorded is not None and recorded != run.architecture:
+        conflict = f"config.json names {run.architecture!r}, {MODEL_FILE} was saved as {recorded!r}"
     return {
         "name": run.path.name,
         "path": str(run.path),
         "architecture": run.architecture,
+        "conflict": conflict,
         "dataset": config.get("dataset"),
         "status": state.get("status"),
         "epochs_completed": state.get("epochs_completed"),

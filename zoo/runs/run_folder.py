@@ -208,15 +208,52 @@ class Run:
         return x, y
 
 
-def save_model(model: keras.Model, run_dir: Path) -> None:
-    """``model.keras`` with the optimizer's state, replaced atomically."""
+# What zoo adds to a model.keras archive (Keras ignores it): the architecture the model was
+# built as, so that a config.json edited to name another one with the same shapes is caught.
+MODEL_RECORD = "zoo.json"
+
+
+def save_model(model: keras.Model, run_dir: Path, architecture: str | None = None) -> None:
+    """``model.keras`` with the optimizer's state, replaced atomically, recording the
+    architecture it was built as (``architecture``, else the one config.json names)."""
+    if architecture is None:
+        architecture = _configured_architecture(run_dir)
     with atomic.atomic_path(run_dir / MODEL_FILE) as tmp:
         model.save(tmp)
+        if architecture:
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(MODEL_RECORD, json.dumps({"architecture": architecture}) + "\n")
+
+
+def _configured_architecture(run_dir: Path) -> str | None:
+    try:
+        name = json.loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8")).get("architecture")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def recorded_architecture(model_file: Path) -> str | None:
+    """The architecture a ``model.keras`` was saved as, from zoo's record in the archive (no
+    TensorFlow, a few bytes read); None for a file zoo saved before it kept one, or not a zip."""
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            record = json.loads(archive.read(MODEL_RECORD)[:4096])
+    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile, zlib.error):
+        return None
+    name = record.get("architecture") if isinstance(record, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def write_samples(run_dir: Path, x: np.ndarray, y: np.ndarray) -> None:
     """samples.npz: the first ``SAMPLE_COUNT`` test inputs, preprocessed, and their labels."""
-    np.savez_compressed(run_dir / SAMPLES_FILE, x=x[:SAMPLE_COUNT], y=y[:SAMPLE_COUNT])
+    with atomic.atomic_path(run_dir / SAMPLES_FILE) as tmp:
+        np.savez_compressed(tmp, x=x[:SAMPLE_COUNT], y=y[:SAMPLE_COUNT])
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """metrics.json: the test metrics and the figures of the training that made them."""
+    atomic.write_json(run_dir / METRICS_FILE, metrics)
 
 
 def write_state(run_dir: Path, status: str, epochs_completed: int, epochs: int, **extra: Any) -> None:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from zoo.core import settings
-from zoo.core.errors import ModelFileError, PluginError
+from zoo.core.errors import ModelFileError, PluginError, ZooError
 from zoo.core.hparams import validate
 from zoo.core.registry import Registry, call, owner, resolve
 from zoo.core.specs import ArchitectureSpec
 from zoo.runs import keras_trust
-from zoo.runs.run_folder import MODEL_FILE, Run
+from zoo.runs.run_folder import CONFIG_FILE, MODEL_FILE, Run, recorded_architecture
 from zoo.training.keras_env import import_keras
 
 if TYPE_CHECKING:
@@ -62,6 +62,9 @@ def load_run_model(registry: Registry, run: Run, compile: bool = False) -> keras
     path = run.path / MODEL_FILE
     safe = not settings.flag(settings.UNSAFE_LOAD_CODE)
     keras_trust.check_model_file(path, safe)  # before TensorFlow starts, naming the layer
+    recorded = recorded_architecture(path)
+    if recorded is not None and recorded != spec.name:
+        raise ModelFileError(_not_its_model(run, path, f"was saved as {recorded!r}"))
     keras = import_keras()
     resolve(spec.builder, owner=owner(spec))
     try:
@@ -72,7 +75,45 @@ def load_run_model(registry: Registry, run: Run, compile: bool = False) -> keras
             raise refused from exc
         raise ModelFileError(f"Cannot load {str(path)!r}: {type(exc).__name__}: {exc}") from exc
     check_loaded(spec, model, path)
+    if recorded is None:  # saved before zoo recorded the architecture: compare with a fresh build
+        _check_structure(spec, run, model, path)
     return model
+
+
+def _not_its_model(run: Run, path: Any, what: str) -> str:
+    return (
+        f"{str(path)!r} {what}, but {str(run.path / CONFIG_FILE)!r} names {run.architecture!r}: "
+        "one of them is another run's"
+    )
+
+
+def structure(model: keras.Model) -> list[tuple[str, tuple[tuple[int, ...], ...]]]:
+    """The layers that hold weights, sub-models flattened, as (class, weight shapes): what two
+    models of one architecture and hyper-parameters share, whatever their weights and layer
+    names. Layers without weights (reshapes, noise, a Lambda) are not compared."""
+    keras = import_keras()
+    found: list[tuple[str, tuple[tuple[int, ...], ...]]] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += structure(layer)
+        elif layer.weights:
+            found.append((type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights)))
+    return found
+
+
+def _check_structure(spec: ArchitectureSpec, run: Run, model: keras.Model, path: Any) -> None:
+    """A model file without zoo's record of its architecture has the weighted layers that
+    config.json's architecture and hyper-parameters build (``structure``). Two architectures
+    that build the same weighted layers cannot be told apart this way; the record does that."""
+    params = run.config.get("hyperparameters") or {}
+    try:
+        fresh = build(spec, params if isinstance(params, dict) else {}, check_parts=False)
+    except ZooError as exc:  # hyper-parameters of another architecture: not this one's model
+        raise ModelFileError(_not_its_model(run, path, f"cannot be checked against it ({exc})")) from exc
+    if structure(fresh) != structure(model):
+        raise ModelFileError(
+            _not_its_model(run, path, "holds weighted layers other than that architecture builds")
+        )
 
 
 def fits(shape: Any, want: tuple[int | None, ...]) -> bool:
