@@ -85,6 +85,7 @@ def train_command(
     batch, keeps every complete epoch and exits with 130; --resume RUN_DIR goes on from there.
     """
     from zoo.core.hparams import parse_assignments
+    from zoo.training.data import absolute_dataset
     from zoo.training.resume import resume
     from zoo.training.train import TrainRequest, train
 
@@ -115,7 +116,8 @@ def train_command(
             raise click.UsageError("Missing argument 'NAME' (or --resume RUN_DIR)")
         request = TrainRequest(
             architecture=name,
-            dataset=dataset,
+            # folder:photos is recorded as folder:/cwd/photos: --resume from elsewhere reads it too
+            dataset=absolute_dataset(get_registry(ctx), dataset) if dataset else dataset,
             data_dir=data_dir,
             epochs=epochs,
             batch_size=batch_size,
@@ -154,6 +156,9 @@ def runs_command(folder: str, as_json: bool) -> None:
     from zoo.runs.run_folder import find_runs
 
     rows = [run_row(run) for run in find_runs(Path(folder), skipped=warn)]
+    for row in rows:
+        if row["conflict"]:
+            warn(f"{row['path']!r}: {row['conflict']}: resume, evaluate and export refuse it")
     if as_json:
         emit_json(rows)
         return
@@ -163,7 +168,7 @@ def runs_command(folder: str, as_json: bool) -> None:
     cells = [
         [
             r["name"],
-            r["architecture"],
+            f"{r['architecture']}?" if r["conflict"] else r["architecture"],
             r["dataset"],
             r["status"],
             f"{r['epochs_completed']}/{r['epochs']}",

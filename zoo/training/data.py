@@ -15,12 +15,17 @@ from typing import Any
 import numpy as np
 
 from zoo.core import settings
-from zoo.core.errors import DatasetUnavailable, PluginError, ShapeMismatch
+from zoo.core.errors import DatasetUnavailable, PluginError, RunFolderError, ShapeMismatch, UnknownDataset
 from zoo.core.registry import Registry, call, owner
 from zoo.core.specs import ArchitectureSpec, DatasetSpec
 from zoo.core.tasks import task
+from zoo.runs.run_folder import CONFIG_FILE, Run
 
 GREY_WEIGHTS = (0.3, 0.59, 0.11)
+# The end of the training split held out for validation. zoo.training.fit holds out the same
+# share (its VALIDATION_SPLIT); here it sets how few training images a dataset may have.
+VALIDATION_SPLIT = 0.1
+PATH_ARGUMENT = "PATH"  # a dataset whose argument is called this takes a file-system path
 
 
 @dataclass
@@ -145,12 +150,104 @@ def targets(spec: ArchitectureSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x
 
 
-def load_arrays(registry: Registry, spec: ArchitectureSpec, dataset: str, directory: str | None) -> Arrays:
+def load_arrays(
+    registry: Registry,
+    spec: ArchitectureSpec,
+    dataset: str,
+    directory: str | None,
+    for_training: bool = True,
+) -> Arrays:
     """The dataset named ``dataset`` (``folder:PATH`` included) from ``directory`` (else
-    ``$ZOO_DATA_DIR``), shaped for ``spec``."""
+    ``$ZOO_DATA_DIR``), shaped for ``spec``; ``for_training``: with enough training images
+    to fit on after the validation split (``check_splits``)."""
     dataset_spec = registry.dataset(dataset)
     argument = dataset.partition(":")[2] if dataset_spec.argument else ""
-    return load(dataset_spec, spec, data_dir(directory), argument=argument)
+    return load(dataset_spec, spec, data_dir(directory), argument=argument, for_training=for_training)
+
+
+def _takes_path(dataset: DatasetSpec) -> bool:
+    return dataset.argument.upper() == PATH_ARGUMENT
+
+
+def absolute_dataset(registry: Registry, dataset: str) -> str:
+    """``folder:photos`` -> ``folder:/where/it/was/photos``: a dataset path as the run records
+    it, so that ``--resume``, ``evaluate`` and ``export`` started elsewhere read the same folder.
+    Anything else (and a name that is not registered, refused later) is returned as it is."""
+    try:
+        spec = registry.dataset(dataset)
+    except UnknownDataset:
+        return dataset
+    name, _, argument = dataset.partition(":")
+    if not _takes_path(spec) or not argument:
+        return dataset
+    try:
+        return f"{name}:{os.path.abspath(os.path.expanduser(argument))}"
+    except OSError:  # the current folder is gone: the loader says what it cannot find
+        return dataset
+
+
+def run_dataset(registry: Registry, run: Run) -> str:
+    """The dataset config.json names, refused where it is a path recorded relative (runs made
+    before zoo recorded it absolute): the folder it was relative to is not known, and the
+    current one may hold other images under the same name."""
+    dataset = str(run.setting("dataset"))
+    name, _, argument = dataset.partition(":")
+    relative = argument and not os.path.isabs(os.path.expanduser(argument))
+    if relative and _takes_path(registry.dataset(dataset)):
+        raise RunFolderError(
+            f"{str(run.path / CONFIG_FILE)!r} names dataset {dataset!r}, a path relative to the folder "
+            f'the run was trained from, which is not recorded: write the absolute path there ("{name}:/...")'
+        )
+    return dataset
+
+
+def run_arrays(
+    registry: Registry,
+    spec: ArchitectureSpec,
+    run: Run,
+    directory: str | None = None,
+    for_training: bool = False,
+) -> Arrays:
+    """A run's dataset (``run_dataset``), checked to be the one it was trained on: classes that
+    differ from those config.json names are refused."""
+    dataset = run_dataset(registry, run)
+    arrays = load_arrays(registry, spec, dataset, directory, for_training=for_training)
+    recorded = run.config.get("class_names")
+    if isinstance(recorded, list) and recorded and list(arrays.class_names) != recorded:
+        raise RunFolderError(
+            f"Dataset {dataset!r} has the classes {_names(arrays.class_names)}, but "
+            f"{str(run.path / CONFIG_FILE)!r} names {_names(recorded)}: it is not the data the run was "
+            "trained on"
+        )
+    return arrays
+
+
+def _names(names: Any, shown: int = 8) -> str:
+    names = [str(n) for n in names]
+    more = f", … ({len(names)} in all)" if len(names) > shown else ""
+    return "(" + ", ".join(names[:shown]) + more + ")" if names else "(none)"
+
+
+def minimum_training(split: float = VALIDATION_SPLIT) -> int:
+    """The fewest training images that leave at least one to fit on after ``split``."""
+    n = 1
+    while int(n * (1 - split)) < 1:
+        n += 1
+    return n
+
+
+def check_splits(name: str, x_train: np.ndarray, x_test: np.ndarray, for_training: bool = True) -> None:
+    """Refuse, before any training, a dataset that would leave nothing to fit on once the
+    validation share is held out, or nothing to test on: a run fitted on no image would end
+    "complete" with figures that mean nothing."""
+    if for_training and int(len(x_train) * (1 - VALIDATION_SPLIT)) < 1:
+        needed = minimum_training()
+        raise DatasetUnavailable(
+            f"Dataset {name!r} has {len(x_train)} training image(s), too few: training needs at least "
+            f"{needed} ({VALIDATION_SPLIT:.0%} of them are held out for validation)"
+        )
+    if not len(x_test):
+        raise DatasetUnavailable(f"Dataset {name!r} has no test images")
 
 
 def returned(dataset: DatasetSpec, found: Any) -> tuple[Any, ...]:
@@ -198,6 +295,7 @@ def load(
     arch: ArchitectureSpec,
     directory: Path | None = None,
     argument: str = "",
+    for_training: bool = True,
 ) -> Arrays:
     """Load ``dataset`` through its plugin's loader and shape it for ``arch``.
 
@@ -216,6 +314,7 @@ def load(
             raise DatasetUnavailable(
                 f"Dataset {dataset.name!r} gave {len(x)} {split} images but {np.asarray(y).size} labels"
             )
+    check_splits(f"{dataset.name}:{argument}" if argument else dataset.name, x_train, x_test, for_training)
     x_train, notes = fit_to_input(x_train, arch.input_shape, dataset.name, arch.name)
     x_test, _ = fit_to_input(x_test, arch.input_shape, dataset.name, arch.name)
     return Arrays(

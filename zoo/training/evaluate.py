@@ -31,9 +31,10 @@ def evaluate_run(registry: Registry, run_dir: str | Path, data_dir: str | None =
     spec = registry.architecture(run.architecture)
     if data_dir is not None:
         data.data_dir(data_dir)  # a bad --data-dir is refused before the model loads
+    data.run_dataset(registry, run)  # and so is a dataset path recorded relative
     model = models.load_run_model(registry, run, compile=True)
     directory = data_dir if data_dir is not None else run.config.get("data_dir")
-    arrays = data.load_arrays(registry, spec, str(run.setting("dataset")), directory)
+    arrays = data.run_arrays(registry, spec, run, directory)
     metrics = test_metrics(model, spec, arrays, int(run.config.get("batch_size", EVALUATION_BATCH)))
     recorded = run.metrics
     return {

@@ -48,6 +48,7 @@ def _resume(
     for key in ("dataset", "batch_size", "seed"):  # what fitting reads: a damaged config.json is named now
         run.setting(key)
     state, _ = run.state, run.history  # damaged files are named before TensorFlow starts
+    data.run_dataset(registry, run)  # so is a dataset path recorded relative
     config = dict(run.config)
     target = epochs if epochs is not None else int(state.get("epochs") or run.setting("epochs"))
     done = int(state.get("epochs_completed", 0))
@@ -59,7 +60,7 @@ def _resume(
     data_dir = data_dir if data_dir is not None else config.get("data_dir")
     start_tensorflow(int(config.get("seed", 0)), bool(config.get("deterministic")))
     strategy = distribute.strategy(str(config.get("strategy", "none")))
-    arrays = data.load_arrays(registry, spec, str(config["dataset"]), data_dir)
+    arrays = data.run_arrays(registry, spec, run, data_dir, for_training=True)
     with strategy.scope():
         model = models.load_run_model(registry, run, compile=True)
     history = run.history
