@@ -73,13 +73,15 @@ def parse_stages(spec: ArchitectureSpec, value: str | None) -> list[str] | None:
 
 
 def _dataset_loader(registry: Registry, spec: ArchitectureSpec, run: Run) -> Callable[[], data.Arrays | None]:
-    """The run's dataset, loaded once when the exporter first asks; None where it cannot be."""
+    """The run's dataset, loaded once when the exporter first asks; None where it cannot be
+    found here. A dataset that is not the run's (a path recorded relative, other classes) is
+    refused (``RunFolderError``), never calibrated on."""
 
     @functools.cache
     def load() -> data.Arrays | None:
         try:
-            return data.load_arrays(registry, spec, str(run.config["dataset"]), run.config.get("data_dir"))
-        except (DatasetUnavailable, KeyError):
+            return data.run_arrays(registry, spec, run, run.config.get("data_dir"))
+        except DatasetUnavailable:
             return None
 
     return load
@@ -151,11 +153,18 @@ def export_run(
         options["stages"] = parse_stages(spec, options["stages"])
     final = Path(out) if out is not None else exports.default_folder(run.path, exporter_spec.name, options)
     _check_replaceable(final)
-    with locks.hold_output(final):  # a second export to the same folder is refused at once
+    # The run is read under its lock, shared: refused at once while it trains (a resume would
+    # replace the model mid-export), and no resume starts until the export is done.
+    with locks.hold_output(final), contextlib.ExitStack() as reading:
+        reader = locks.read_run(run.path)
+        if reader is not None:
+            reading.enter_context(reader)
         atomic.remove(atomic.leftovers(final.parent, final.name))  # what killed exports left
         import_keras()  # before any plugin module imports it, so that its start-up stays quiet
         resolve(exporter_spec.exporter, owner=owner(exporter_spec))  # a missing exporter fails first
         model, samples = _model_and_samples(registry, run)
+        untrained = bool(options.get("untrained"))
+        source = None if untrained else exports.made_from(run.path, _epochs_completed(run))
         with atomic.atomic_dir(final) as tmp:
             job = ExportJob(
                 run=run,
@@ -173,6 +182,8 @@ def export_run(
                 raise ExportValidationError(f"Export of {str(run.path)!r} failed validation ({exc})") from exc
             _check_manifest(exporter_spec, manifest)
             _judge(run, manifest)
+            if source is not None:  # what the model card and bench compare the run's model with
+                manifest = {**manifest, exports.MADE_FROM: source}
             atomic.write_json(tmp / exports.MANIFEST_FILE, manifest)
     if (
         final == exports.run_export(run.path, exporter_spec.name)
@@ -182,13 +193,25 @@ def export_run(
     return ExportResult(path=final, manifest=manifest)
 
 
+def _epochs_completed(run: Run) -> int | None:
+    try:
+        return int(run.state.get("epochs_completed"))
+    except (RunFolderError, TypeError, ValueError):
+        return None
+
+
 def _refresh_card(run_dir: Path) -> None:
     """The model card gains its export section; written under the run's lock, like every file
     of the run folder (so the temporary files that killed writers left in it can go). A run
-    still training is left alone: it rewrites its card as it ends."""
-    with contextlib.suppress(FolderBusy), locks.hold_run(run_dir):
-        atomic.remove([p for p in atomic.leftovers(run_dir) if p.is_file()])  # what killed writers left
-        modelcard.write(run_dir)
+    still training is left alone: it rewrites its card as it ends. Other exports reading the
+    run (a shared hold) write nothing but their own cards: the card is refreshed, the rest waits."""
+    try:
+        with locks.hold_run(run_dir):
+            atomic.remove([p for p in atomic.leftovers(run_dir) if p.is_file()])  # what killed writers left
+            modelcard.write(run_dir)
+    except FolderBusy:
+        if not locks.is_held(locks.run_lock(run_dir)):  # readers only: no writer to collide with
+            modelcard.write(run_dir)
 
 
 def export_untrained(

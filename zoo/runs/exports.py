@@ -8,17 +8,20 @@ verify``, ``zoo bench RUN`` and the model card all find the files through these 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from zoo.core.errors import ModelFileError, UnsafeModelFile
+from zoo.core.errors import ModelFileError, RunFolderError, UnsafeModelFile
 from zoo.runs.onnx_trust import outside_reason
+from zoo.runs.run_folder import MODEL_FILE
 
 DEFAULT_EXPORTER = "onnx"
 MANIFEST_FILE = "manifest.json"
 TEST_DATA = "test_data"  # test_data/<stage>/: a file's test set, beside the files
 FULL = "full"  # the stage that is the whole model, as opposed to one of its parts
+MADE_FROM = "made_from"  # the manifest's record of the model file an export was made from
 
 
 def stage_file(stage: str, extension: str = ".onnx") -> str:
@@ -75,3 +78,55 @@ def read_manifest(folder: Path) -> dict[str, Any]:
                 f"{str(path)!r} lists {str(entry['file'])!r}, {reason}: zoo reads only files in its folder"
             )
     return manifest
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def made_from(run_dir: Path, epochs_completed: int | None) -> dict[str, Any]:
+    """What an export records of the run it was made from (``manifest["made_from"]``): the
+    model file's sha256, and the epochs it held, for people."""
+    return {
+        "file": MODEL_FILE,
+        "sha256": sha256(Path(run_dir) / MODEL_FILE),
+        "epochs_completed": epochs_completed,
+    }
+
+
+def stale_reason(run_dir: Path, export_dir: Path) -> str | None:
+    """Why the export in ``export_dir`` no longer shows the run's model (``run_dir/model.keras``
+    changed since: a resumed run), or None while it does, or where there is nothing to compare.
+
+    An export made before exports recorded their model (no ``made_from``) is judged by time:
+    a model file newer than the manifest is newer than the export."""
+    run_dir, export_dir = Path(run_dir), Path(export_dir)
+    model = run_dir / MODEL_FILE
+    try:
+        manifest = json.loads((export_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        record = manifest.get(MADE_FROM) if isinstance(manifest, dict) else None
+        if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
+            if model.stat().st_mtime > (export_dir / MANIFEST_FILE).stat().st_mtime:
+                return f"{str(model)!r} was saved after this export was made"
+            return None
+        if sha256(model) == record["sha256"]:
+            return None
+    except (OSError, ValueError, RecursionError):
+        return None  # no export, or no model: nothing that could be stale
+    epochs = record.get("epochs_completed")
+    made = f" (made after epoch {epochs})" if isinstance(epochs, int) else ""
+    return f"{str(model)!r} changed since this export was made{made}"
+
+
+def require_current(run_dir: Path, export_dir: Path) -> None:
+    """``RunFolderError`` if the export in ``export_dir`` is stale (``stale_reason``): for
+    whatever sets an export beside the run's Keras model (``zoo bench RUN --against keras``)."""
+    reason = stale_reason(run_dir, export_dir)
+    if reason:
+        raise RunFolderError(
+            f"The export {str(export_dir)!r} is stale: {reason}; export again: zoo export {run_dir}"
+        )

@@ -220,10 +220,16 @@ def _plots(plots: Sequence[str]) -> list[str]:
     return lines[:-1]
 
 
-def _onnx(manifest: Mapping[str, Any] | None) -> list[str]:
+def _onnx(manifest: Mapping[str, Any] | None, stale: str | None = None, run: str = "RUN") -> list[str]:
     if not manifest:
         return []
     lines = ["## ONNX export", ""]
+    if stale:  # its figures are another model's: say so, list nothing as this model's
+        return [
+            *lines,
+            f"**Stale:** the files in `{exports.DEFAULT_EXPORTER}/` were made from an earlier model: "
+            f"{_text(stale)}. Export again: `zoo export {shlex.quote(run)}`.",
+        ]
     lines.append(
         f"Opset {_text(manifest.get('opset'))}, layout {_text(manifest.get('layout'))}; "
         f"files in `{exports.DEFAULT_EXPORTER}/`."
@@ -295,11 +301,13 @@ def render(
     manifest: Mapping[str, Any] | None = None,
     *,
     run: str | os.PathLike[str] | None = None,
+    stale: str | None = None,
 ) -> str:
     """The model card as Markdown.
 
     ``plots`` are paths relative to the run folder; ``run`` is the run folder as the user names it
     in commands (its last component is the card's title); without it the commands say ``RUN``.
+    ``stale`` says why the export no longer shows the run's model (``exports.stale_reason``).
     """
     config, metrics, history = config or {}, metrics or {}, history or {}
     run_text = str(run) if run is not None else "RUN"
@@ -313,7 +321,7 @@ def render(
         _training(config, metrics, history),
         _results(metrics, history),
         _plots(plots),
-        _onnx(manifest),
+        _onnx(manifest, stale, run_text),
         _versions(config),
         _usage(run_text),
     ]
@@ -326,7 +334,7 @@ def _read(path: Path) -> Any:
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise RunFolderError(f"Cannot read {str(path)!r}: {exc}") from exc
 
 
@@ -344,7 +352,8 @@ def write(
 
     What is not handed in is read from ``run_dir`` (config, metrics, history, ``*.png``,
     ``onnx/manifest.json``), so an export can refresh the card with ``write(run_path)``. While the
-    run is still being written to a temporary folder, pass ``run`` as its final path.
+    run is still being written to a temporary folder, pass ``run`` as its final path. An export
+    read from ``onnx/`` that the run's model has moved on from (a resumed run) is shown as stale.
     """
     run_dir = Path(run_dir)
     if config is None:
@@ -356,9 +365,12 @@ def write(
     if plots is None:
         names = [p.name for p in run_dir.glob("*.png") if not p.name.startswith(".")]
         plots = sorted(names, key=lambda name: (not name.startswith("history"), name))  # curves first
+    stale = None
     if manifest is None:
         manifest = _read(exports.run_export(run_dir) / exports.MANIFEST_FILE)
+        stale = exports.stale_reason(run_dir, exports.run_export(run_dir)) if manifest else None
     path = run_dir / README_FILE
-    text = render(config, metrics, history, plots, manifest, run=run if run is not None else run_dir)
+    shown = run if run is not None else run_dir
+    text = render(config, metrics, history, plots, manifest, run=shown, stale=stale)
     atomic.write_text(path, text)
     return path
