@@ -45,6 +45,13 @@ def load_folder(
     starting with ``.``), are ignored, also in folders nested below a class folder.
     A relative PATH is relative to the current directory; ``data_dir`` is not used.
 
+    Each file is read once: a file reached twice (a link, a hard link) in one class counts
+    once, and one reached in two classes or in both train/ and test/ is refused, naming both
+    paths; a class folder that is a link to the dataset folder, a folder above it, or a folder
+    another class reads is refused (links to folders elsewhere are followed). File names may
+    be any bytes; a class folder's name is a label, written to config.json and the model card,
+    so it must be valid UTF-8.
+
     Every image is resized (stretched, not cropped: bilinear with antialiasing, as
     ``tf.image.resize``) to the architecture's height and width; where the architecture leaves
     a dimension open (``None``), the first training image's size is used for all. Alpha is
@@ -106,6 +113,39 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_dir() and _visible(p.name)), key=lambda p: p.name)
 
 
+def _class_name(folder: Path) -> str:
+    """A class folder's name as a label: its bytes as UTF-8 (also under an ASCII locale, where
+    Python gives a UTF-8 name as escapes), or one line naming a folder whose name is not."""
+    try:
+        return os.fsencode(folder.name).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DatasetUnavailable(
+            f"Class folder {str(folder)!r} has a name that is not valid UTF-8: a class name is written "
+            "to config.json, the model card and the exported metadata; rename the folder"
+        ) from None
+
+
+def _check_links(folders: list[Path], root: Path) -> None:
+    """Folders read side by side (the class folders, or train/ and test/) that lead, through
+    links, to the dataset folder or above, or into each other: their files would be read twice."""
+    top = Path(os.path.realpath(root))
+    seen: dict[Path, Path] = {}
+    for folder in folders:
+        real = Path(os.path.realpath(folder))
+        if top.is_relative_to(real):
+            raise DatasetUnavailable(
+                f"Folder {str(folder)!r} leads to {str(real)!r}, the dataset folder or a folder "
+                "above it: its images would be read again; replace the link by a folder"
+            )
+        for other_real, other in seen.items():
+            if real.is_relative_to(other_real) or other_real.is_relative_to(real):
+                raise DatasetUnavailable(
+                    f"Folder {str(folder)!r} leads to {str(real)!r}, which {str(other)!r} reads "
+                    "already: each image must be in one class and one split"
+                )
+        seen[real] = folder
+
+
 def _images(folder: Path) -> list[Path]:
     """Image files at any depth below ``folder``, sorted by path."""
     found = []
@@ -117,38 +157,70 @@ def _images(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _classes(folder: Path) -> dict[str, list[Path]]:
-    """Class name -> its images, for every sub-folder; a class without images is an error."""
+def _classes(folder: Path, root: Path) -> dict[str, tuple[Path, list[Path]]]:
+    """Class name -> (its folder, its images), for every sub-folder; a class without images is
+    an error, and so is a class folder that leads back into the dataset (``_check_links``)."""
     subfolders = _subfolders(folder)
     if not subfolders:
         raise DatasetUnavailable(
             f"Dataset folder {str(folder)!r} has no class sub-folders: put each class's images "
             f"in a sub-folder named after it"
         )
-    classes = {sub.name: _images(sub) for sub in subfolders}
-    for name, files in classes.items():
+    _check_links(subfolders, root)
+    classes = {_class_name(sub): (sub, _images(sub)) for sub in subfolders}
+    for sub, files in classes.values():
         if not files:
-            raise DatasetUnavailable(
-                f"Class folder {str(folder / name)!r} has no images ({', '.join(EXTENSIONS)})"
-            )
+            raise DatasetUnavailable(f"Class folder {str(sub)!r} has no images ({', '.join(EXTENSIONS)})")
     return classes
 
 
 def _held_out(files: list[Path], folder: Path) -> set[Path]:
-    """A fixed 20% of one class's files (at least one of two or more), chosen by name hash."""
+    """A fixed 20% of one class's files (at least one of two or more), chosen by name hash
+    (of the name's bytes: any name, in any locale, gives the same split)."""
     count = max(1, int(len(files) * HOLD_OUT + 0.5)) if len(files) >= 2 else 0
 
     def key(path: Path) -> str:
-        return hashlib.sha1(path.relative_to(folder).as_posix().encode()).hexdigest()
+        return hashlib.sha1(os.fsencode(path.relative_to(folder).as_posix())).hexdigest()
 
     return set(sorted(files, key=key)[:count])
+
+
+class _Once:
+    """Each file read once: the same file (by device and inode, through links) again in its
+    class is dropped; in another class or split it is refused, naming both paths."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[int, int], tuple[Path, str]] = {}
+
+    def __call__(self, files: list[Path], where: str) -> list[Path]:
+        kept = []
+        for path in files:
+            try:
+                status = path.stat()
+            except OSError:
+                kept.append(path)  # a broken link: named when it is read
+                continue
+            key = (status.st_dev, status.st_ino)
+            if key not in self.seen:
+                self.seen[key] = (path, where)
+                kept.append(path)
+                continue
+            first, first_where = self.seen[key]
+            if first_where != where:
+                raise DatasetUnavailable(
+                    f"Image {str(path)!r} ({where}) is the same file as {str(first)!r} ({first_where}): "
+                    "each image must be in one class and one split"
+                )
+        return kept
 
 
 def _list_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]], tuple[str, ...]]:
     """(path, label) pairs for train and test, and the class names, from either layout."""
     subfolders = [p.name for p in _subfolders(root)]
+    once = _Once()
     if subfolders == sorted(SPLITS):
-        train_classes, test_classes = _classes(root / "train"), _classes(root / "test")
+        _check_links([root / split for split in sorted(SPLITS)], root)
+        train_classes, test_classes = _classes(root / "train", root), _classes(root / "test", root)
         if list(train_classes) != list(test_classes):
             only_train = sorted(set(train_classes) - set(test_classes)) or ["(none)"]
             only_test = sorted(set(test_classes) - set(train_classes)) or ["(none)"]
@@ -157,8 +229,16 @@ def _list_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, in
                 f"only in train/: {', '.join(only_train)}; only in test/: {', '.join(only_test)}"
             )
         names = tuple(train_classes)
-        train = [(path, label) for label, name in enumerate(names) for path in train_classes[name]]
-        test = [(path, label) for label, name in enumerate(names) for path in test_classes[name]]
+        train = [
+            (path, label)
+            for label, name in enumerate(names)
+            for path in once(train_classes[name][1], f"train/ class {name!r}")
+        ]
+        test = [
+            (path, label)
+            for label, name in enumerate(names)
+            for path in once(test_classes[name][1], f"test/ class {name!r}")
+        ]
         return train, test, names
     # train/<class>/ beside other folders would otherwise become one class named 'train'.
     if any(name in SPLITS and _subfolders(root / name) for name in subfolders):
@@ -167,12 +247,14 @@ def _list_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, in
             f"({', '.join(subfolders)}): use exactly train/ and test/, each with one sub-folder per "
             f"class, or only class sub-folders"
         )
-    classes = _classes(root)
+    classes = _classes(root, root)
     names = tuple(classes)
     train, test = [], []
     for label, name in enumerate(names):
-        held = _held_out(classes[name], root / name)
-        for path in classes[name]:
+        folder, files = classes[name]
+        files = once(files, f"class {name!r}")
+        held = _held_out(files, folder)
+        for path in files:
             (test if path in held else train).append((path, label))
     if not test:
         raise DatasetUnavailable(
