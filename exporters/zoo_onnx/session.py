@@ -3,15 +3,73 @@ whatever the file's layout, so that its outputs compare with Keras' as they are.
 
 A file's inputs are a list of arrays, one per graph input in the file's order (a U-Net's decoder
 takes ``[code, skip1, skip2]``); the first part and the full model take ``[image]``.
+
+Every run is held to a time limit, ``ZOO_RUN_TIMEOUT`` seconds (60 by default): a file from
+elsewhere may hold a Loop of 10^12 iterations. A timer sets the run's ``RunOptions.terminate``,
+which ONNX Runtime checks between nodes and between a Loop's or Scan's iterations; the run then
+fails with ``RunTimedOut``, naming the limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+from zoo.api import InvalidOption, ModelFileError
+
+# zoo.core.settings.RUN_TIMEOUT: a plugin reads the environment itself (it imports zoo.api only)
+RUN_TIMEOUT = "ZOO_RUN_TIMEOUT"
+DEFAULT_SECONDS = 60.0
+T = TypeVar("T")
+
+
+class RunTimedOut(ModelFileError):
+    """A run of a file that went past the time limit and was stopped."""
+
+
+def run_limit() -> float:
+    """Seconds one run may take: ``ZOO_RUN_TIMEOUT``, else 60; ``InvalidOption`` for a value that is
+    no positive number."""
+    text = os.environ.get(RUN_TIMEOUT, "").strip()
+    if not text:
+        return DEFAULT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not (0 < seconds < float("inf")):
+        raise InvalidOption(f"{RUN_TIMEOUT}={text!r} is not a positive number")
+    return seconds
+
+
+def timed_out(runtime: str, seconds: float) -> RunTimedOut:
+    return RunTimedOut(
+        f"{runtime} stopped after {seconds:g} s, the limit on one run "
+        f"(raise {RUN_TIMEOUT} for a model this slow)"
+    )
+
+
+def limited(call: Callable[[ort.RunOptions], T]) -> T:
+    """``call(options)``, whose run ONNX Runtime stops once it passes ``run_limit()`` seconds."""
+    seconds = run_limit()
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # the stop is reported in one line, not logged as well
+    timer = threading.Timer(seconds, lambda: setattr(options, "terminate", True))
+    timer.start()
+    try:
+        return call(options)
+    except Exception as exc:
+        if options.terminate:
+            raise timed_out("ONNX Runtime", seconds) from exc
+        raise
+    finally:
+        timer.cancel()
 
 
 def cpu_session(proto: onnx.ModelProto) -> ort.InferenceSession:
@@ -27,8 +85,9 @@ def feed(session: ort.InferenceSession, inputs: Sequence[np.ndarray]) -> dict[st
 
 
 def run(session: ort.InferenceSession, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Every output for ``inputs``, one array per input of the file."""
-    return session.run(None, feed(session, inputs))
+    """Every output for ``inputs``, one array per input of the file, within the time limit."""
+    fed = feed(session, inputs)
+    return limited(lambda options: session.run(None, fed, options))
 
 
 def first(inputs: Sequence[np.ndarray], batch: int) -> list[np.ndarray]:

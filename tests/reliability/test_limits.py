@@ -1,13 +1,11 @@
-"""Limits on what a small file can make zoo do (issue 16, points 8 and 22).
+"""Limits on what a small file can make zoo do (issue 16, point 8).
 
 - a model.keras whose members claim far more than they store (a config.json of 200 MiB of
   spaces in a 200 KB archive) is refused, naming the file and the limit, before any member is
   read; the limits are settings (``ZOO_MAX_KERAS_CONFIG_MB``, ``ZOO_MAX_KERAS_EXPANSION``);
 - an ONNX inference that would run for ever (a Loop of 10^12 iterations) is stopped after
   ``ZOO_RUN_TIMEOUT`` seconds in ``zoo bench`` (one line, exit 2) and ``zoo verify`` (a FAIL
-  line, exit 1, as any file that cannot be run);
-- ``zoo bench`` of a file with a fixed batch, no inputs, or inputs it cannot fill says so in
-  one line.
+  line, exit 1, as any file that cannot be run).
 
 The bombs are streamed through zipfile (200 MiB of spaces deflate in half a second to
 200 KB), so the test itself never holds them in memory.
@@ -16,12 +14,14 @@ The bombs are streamed through zipfile (200 MiB of spaces deflate in half a seco
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import invoke, make_registry
+from tests.conftest import ZOO, invoke, make_registry, zoo_subprocess_env
 from zoo.core import settings
 
 # Under Keras' own guard (256 MiB), which would refuse it after zoo had read it whole.
@@ -118,3 +118,129 @@ def test_the_limits_are_settings(trained, tmp_path, monkeypatch):
     result = invoke(make_registry(), "evaluate", str(run))
     assert result.exit_code == 2
     assert result.stderr == f"zoo: error: {settings.MAX_KERAS_EXPANSION}='lots' is not a positive number\n"
+
+
+# --- ONNX files: a run that never ends, inputs bench cannot feed ------------------------------
+
+
+def _onnx(path: Path, nodes, inputs, outputs, initializers=()) -> Path:
+    from onnx import checker, helper, save
+
+    graph = helper.make_graph(nodes, path.stem, inputs, outputs, initializer=list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    checker.check_model(model, full_check=True)
+    save(model, str(path))
+    return path
+
+
+def _value(name: str, shape: list, kind: str = "FLOAT"):
+    from onnx import TensorProto, helper
+
+    return helper.make_tensor_value_info(name, getattr(TensorProto, kind), shape)
+
+
+def _endless_loop(path: Path) -> Path:
+    """y = x + 10^12: a Loop adding 1 at each of 10^12 iterations (a 300-byte file)."""
+    from onnx import TensorProto, helper
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["go"], ["go_on"]), helper.make_node("Add", ["v", "one"], ["v_next"])],
+        "body",
+        [_value("i", [], "INT64"), _value("go", [], "BOOL"), _value("v", ["N", 4])],
+        [_value("go_on", [], "BOOL"), _value("v_next", ["N", 4])],
+        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
+    )
+    return _onnx(
+        path,
+        [helper.make_node("Loop", ["trips", "go", "x"], ["y"], body=body)],
+        [_value("x", ["N", 4])],
+        [_value("y", ["N", 4])],
+        [
+            helper.make_tensor("trips", TensorProto.INT64, [], [10**12]),
+            helper.make_tensor("go", TensorProto.BOOL, [], [True]),
+        ],
+    )
+
+
+def _test_set(folder: Path, x, y) -> None:
+    from onnx import numpy_helper
+
+    data = folder / "test_data_set_0"
+    data.mkdir()
+    (data / "input_0.pb").write_bytes(numpy_helper.from_array(x, "x").SerializeToString())
+    (data / "output_0.pb").write_bytes(numpy_helper.from_array(y, "y").SerializeToString())
+
+
+def _zoo(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    """zoo in a process of its own: a regression that never ends fails on the timeout."""
+    return subprocess.run(
+        [ZOO, *args], capture_output=True, text=True, timeout=timeout, env=zoo_subprocess_env(**env)
+    )
+
+
+def test_bench_stops_an_inference_past_the_time_limit(tmp_path):
+    """Fails if: ``zoo bench`` of a Loop of 10^12 iterations runs for ever (here: past the
+    test's timeout) instead of stopping the inference after ZOO_RUN_TIMEOUT seconds."""
+    model = _endless_loop(tmp_path / "loop.onnx")
+    started = time.monotonic()
+    result = _zoo(
+        "bench", str(model), "--provider", "cpu", "--seconds", "0.01", **{settings.RUN_TIMEOUT: "1"}
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"zoo: error: ONNX Runtime stopped {str(model)!r} at batch 1: one inference ran past 1 s "
+        f"(raise {settings.RUN_TIMEOUT} for a model this slow)\n"
+    )
+    assert time.monotonic() - started < 30
+
+
+def test_verify_fails_a_file_whose_run_passes_the_time_limit(tmp_path):
+    """Fails if: ``zoo verify`` of a Loop of 10^12 iterations runs for ever instead of failing
+    the file (FAIL, exit 1, as a file that cannot be run) after ZOO_RUN_TIMEOUT seconds."""
+    import numpy as np
+
+    model = _endless_loop(tmp_path / "loop.onnx")
+    _test_set(tmp_path, np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32))
+    result = _zoo("verify", str(model), **{settings.RUN_TIMEOUT: "1"})
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        f"FAIL {model}",
+        "       onnx.checker full check passed",
+        "       FAILED: test_data_set_0: ONNX Runtime stopped after 1 s, the limit on one run "
+        f"(raise {settings.RUN_TIMEOUT} for a model this slow)",
+    ]
+    bad = _zoo("verify", str(model), **{settings.RUN_TIMEOUT: "soon"})
+    assert bad.returncode == 2
+    assert bad.stderr == f"zoo: error: {settings.RUN_TIMEOUT}='soon' is not a positive number\n"
+
+
+def test_the_reference_evaluator_stops_past_the_time_limit(tmp_path, monkeypatch):
+    """Fails if: ONNX's reference evaluator (``zoo verify --reference``) runs the 10^12
+    iterations (pure Python) instead of stopping at ZOO_RUN_TIMEOUT; run in a thread here, so
+    that a regression fails on the join's timeout instead of hanging the suite."""
+    import threading
+
+    import numpy as np
+    import onnx
+    from zoo_onnx import verify as verify_module
+    from zoo_onnx.session import RunTimedOut
+
+    proto = onnx.load(str(_endless_loop(tmp_path / "loop.onnx")))
+    monkeypatch.setenv(settings.RUN_TIMEOUT, "0.5")
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            verify_module.run_reference(proto, {"x": np.zeros((1, 4), np.float32)})
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the reference evaluator was still running after 30 s"
+    assert len(raised) == 1 and isinstance(raised[0], RunTimedOut), raised
+    assert str(raised[0]) == (
+        "the reference evaluator stopped after 0.5 s, the limit on one run "
+        f"(raise {settings.RUN_TIMEOUT} for a model this slow)"
+    )

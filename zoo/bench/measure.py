@@ -3,6 +3,7 @@
 With IO binding (zoo's default) the inputs and outputs live in the session's device memory, so
 on a GPU one row times the compute alone and a second row adds the copies from and to host
 memory; a CUDA graph, captured per input shape, needs a session of its own per batch size.
+Every call runs under a ``Watchdog``: one that runs past ``ZOO_RUN_TIMEOUT`` is stopped.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from zoo.bench import nvml
-from zoo.bench.sessions import OpenSession
+from zoo.bench.sessions import OpenSession, first_line
 from zoo.bench.settings import BenchSettings
 from zoo.bench.timing import peak_rss_mib, summarize, time_calls
+from zoo.bench.watchdog import Watchdog, session_run
+from zoo.core.errors import ModelFileError, ZooError
 
 # How inputs reach the session and outputs leave it, per row.
 IO_MODES = {
@@ -32,8 +35,11 @@ IO_MODES = {
 HOST_IO = ("numpy", "bound", "device+copies")
 
 
-def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.ndarray]) -> dict[str, Any]:
-    """The calls to time for ``feed``, by IO mode (see ``IO_MODES``).
+def io_calls(
+    opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.ndarray], options: Any = None
+) -> dict[str, Any]:
+    """The calls to time for ``feed``, by IO mode (see ``IO_MODES``), each passing ``options``
+    (``ort.RunOptions``: a watchdog's) to ONNX Runtime.
 
     ``outputs`` are arrays of the outputs' shapes and dtypes: bound outputs are allocated once,
     at a fixed address, as a CUDA graph requires; on the CPU the results land in these arrays.
@@ -42,7 +48,7 @@ def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.
 
     session = opened.session
     if not opened.settings.io_binding:
-        return {"numpy": lambda: session.run(None, feed)}
+        return {"numpy": lambda: session.run(None, feed, options)}
     device = "cuda" if opened.on_gpu else "cpu"
     binding = session.io_binding()
     inputs = {name: ort.OrtValue.ortvalue_from_numpy(array, device, 0) for name, array in feed.items()}
@@ -54,7 +60,7 @@ def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.
         binding.bind_ortvalue_output(meta.name, value)
 
     def compute() -> None:
-        session.run_with_iobinding(binding)
+        session.run_with_iobinding(binding, options)
 
     if not opened.on_gpu:
         return {"bound": compute}
@@ -65,7 +71,7 @@ def io_calls(opened: OpenSession, feed: dict[str, np.ndarray], outputs: list[np.
         # The copies ran on CUDA's default stream, the session runs on its own non-blocking one:
         # wait for them, or a run (a graph replay) may read an input half updated.
         binding.synchronize_inputs()
-        session.run_with_iobinding(binding)
+        session.run_with_iobinding(binding, options)
         return [value.numpy() for value in bound_outputs]
 
     return {"device": compute, "device+copies": with_copies}
@@ -104,33 +110,45 @@ def measure(
 
     The first run at this feed's shape is timed apart from the runs measured: ONNX Runtime's
     lazy initialization on a session's first shape, cuDNN's algorithm search at every new one
-    (each batch size of a sweep is a new shape).
+    (each batch size of a sweep is a new shape). A run ONNX Runtime refuses (a batch size the
+    graph does not take) is one line naming the file and the batch size.
     """
     batch = len(next(iter(feed.values())))
-    start = time.perf_counter()
-    outputs = opened.session.run(None, feed)  # the output shapes, and the first run at this shape
-    first_ms = (time.perf_counter() - start) * 1e3
-    cell = opened.reopen(graph=True) if opened.cuda_graph else opened
-    baseline = nvml.used_mib() if opened.on_gpu else None
-    rows = []
-    for io, call in io_calls(cell, feed, outputs).items():
-        if cell is not opened and not rows:  # a new session: its first run (the graph's capture)
-            start = time.perf_counter()
-            call()
-            first_ms = (time.perf_counter() - start) * 1e3
-        latencies = time_calls(call, settings.seconds, settings.min_runs, settings.warmup)
-        used = nvml.used_mib() if opened.on_gpu else None
-        rows.append(
-            row(
-                method or f"onnxruntime {opened.label}",
-                io,
-                batch,
-                latencies,
-                cuda_graph=cell.cuda_graph,
-                session_create_ms=round(cell.create_ms, 3),
-                first_run_ms=round(first_ms, 3),
-                gpu_memory_used_mib=used,
-                gpu_memory_cell_mib=None if used is None or baseline is None else round(used - baseline, 1),
+    what = f"at batch {batch}"
+    with Watchdog(opened.path, debug=settings.debug) as dog:
+        start = time.perf_counter()
+        try:  # the output shapes, and the first run at this shape
+            outputs = session_run(dog, opened.session, feed, what)
+        except ZooError:
+            raise
+        except Exception as exc:
+            raise ModelFileError(
+                f"ONNX Runtime cannot run {str(opened.path)!r} {what}: {first_line(exc)}"
+            ) from exc
+        first_ms = (time.perf_counter() - start) * 1e3
+        cell = opened.reopen(graph=True) if opened.cuda_graph else opened
+        baseline = nvml.used_mib() if opened.on_gpu else None
+        rows = []
+        for io, unwatched in io_calls(cell, feed, outputs, dog.options).items():
+            call = dog.watched(unwatched, what)
+            if cell is not opened and not rows:  # a new session: its first run (the graph's capture)
+                start = time.perf_counter()
+                call()
+                first_ms = (time.perf_counter() - start) * 1e3
+            latencies = time_calls(call, settings.seconds, settings.min_runs, settings.warmup)
+            used = nvml.used_mib() if opened.on_gpu else None
+            cell_mib = None if used is None or baseline is None else round(used - baseline, 1)
+            rows.append(
+                row(
+                    method or f"onnxruntime {opened.label}",
+                    io,
+                    batch,
+                    latencies,
+                    cuda_graph=cell.cuda_graph,
+                    session_create_ms=round(cell.create_ms, 3),
+                    first_run_ms=round(first_ms, 3),
+                    gpu_memory_used_mib=used,
+                    gpu_memory_cell_mib=cell_mib,
+                )
             )
-        )
     return rows

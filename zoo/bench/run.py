@@ -14,6 +14,7 @@ names are the same on both sides of a link).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from zoo.bench.report import SCHEMA, now, session_report
 from zoo.bench.sessions import OpenSession, count_nodes, open_session, provider_label
 from zoo.bench.settings import BenchSettings
 from zoo.bench.timing import peak_rss_mib, time_calls
+from zoo.bench.watchdog import Watchdog
 from zoo.core.errors import ModelFileError, RunFolderError
 from zoo.core.registry import Registry
 from zoo.runs import exports
@@ -98,9 +100,12 @@ def bench_run(
     keras = _keras_callables(run, registry, samples[:1].astype(np.float32)) if against_keras else None
 
     rows: list[dict[str, Any]] = []
+    dog = Watchdog(exports.run_export(run.path), debug=settings.debug)
 
-    def record(method: str, fn: Any, x: np.ndarray, batch: int) -> None:
-        latencies = time_calls(lambda: fn(x), settings.seconds, settings.min_runs, settings.warmup)
+    def record(method: str, fn: Any, x: np.ndarray, batch: int, onnx: bool = False) -> None:
+        call = functools.partial(fn, x)
+        timed = dog.watched(call, f"at batch {batch}") if onnx else call
+        latencies = time_calls(timed, settings.seconds, settings.min_runs, settings.warmup)
         rows.append(row(method, "numpy", batch, latencies))
 
     def record_part(part: str, feed: dict[str, np.ndarray]) -> None:
@@ -112,24 +117,26 @@ def bench_run(
     def chain(images: np.ndarray) -> np.ndarray:
         tensors = images_feed(parts[0], images)
         for part in parts:
-            tensors = _run_part(sessions[part].session, part, tensors)
+            tensors = _run_part(sessions[part].session, part, tensors, dog.options)
         return next(iter(tensors.values()))
 
-    for batch in settings.batch_sizes:
-        images = tile(samples, batch).astype(np.float32)
-        if exports.FULL in sessions:
-            record_part(exports.FULL, images_feed(exports.FULL, images))
-        if parts:
-            tensors = images_feed(parts[0], images)
-            for part in parts:
-                feed = _part_feed(sessions[part].session, part, tensors)
-                record_part(part, feed)
-                tensors = _run_part(sessions[part].session, part, tensors)
-        if len(parts) > 1:
-            record(f"onnxruntime chain {'->'.join(parts)}", chain, images, batch)
-        if keras is not None:
-            record(KERAS_COMPARED, keras[0], images, batch)
-            record("keras predict", keras[1], images, batch)
+    with dog:
+        for batch in settings.batch_sizes:
+            images = tile(samples, batch).astype(np.float32)
+            if exports.FULL in sessions:
+                record_part(exports.FULL, images_feed(exports.FULL, images))
+            if parts:
+                tensors = images_feed(parts[0], images)
+                for part in parts:
+                    feed = _part_feed(sessions[part].session, part, tensors)
+                    record_part(part, feed)
+                    step = functools.partial(_run_part, sessions[part].session, part, tensors, dog.options)
+                    tensors = dog.run(step, f"part {part!r} at batch {batch}")
+            if len(parts) > 1:
+                record(f"onnxruntime chain {'->'.join(parts)}", chain, images, batch, onnx=True)
+            if keras is not None:
+                record(KERAS_COMPARED, keras[0], images, batch)
+                record("keras predict", keras[1], images, batch)
     first = next(iter(sessions.values()))
     report: dict[str, Any] = {
         "schema": SCHEMA,
@@ -166,9 +173,12 @@ def _part_feed(session: Any, part: str, tensors: dict[str, np.ndarray]) -> dict[
     return {n: tensors[n] for n in names}
 
 
-def _run_part(session: Any, part: str, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every output of ``part``, by name, for the tensors the part before handed on."""
-    outputs = session.run(None, _part_feed(session, part, tensors))
+def _run_part(
+    session: Any, part: str, tensors: dict[str, np.ndarray], options: Any = None
+) -> dict[str, np.ndarray]:
+    """Every output of ``part``, by name, for the tensors the part before handed on (``options``:
+    a watchdog's ``ort.RunOptions``)."""
+    outputs = session.run(None, _part_feed(session, part, tensors), options)
     return {v.name: o for v, o in zip(session.get_outputs(), outputs, strict=True)}
 
 

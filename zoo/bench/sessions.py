@@ -22,6 +22,7 @@ from typing import Any
 
 from zoo.bench.feeds import input_feed
 from zoo.bench.settings import PROVIDERS, SHORT_NAMES, BenchSettings, SessionSettings
+from zoo.bench.watchdog import Watchdog, session_run
 from zoo.core.errors import ModelFileError, ProviderUnavailable
 from zoo.runs.onnx_trust import check_external_data
 
@@ -299,7 +300,7 @@ def node_placements(
     one run at batch 1.
 
     The profile is the only structured record of placement ONNX Runtime gives (its log needs
-    the verbose level and is text).
+    the verbose level and is text). The run is stopped past ``ZOO_RUN_TIMEOUT``.
     """
     import onnxruntime as ort
 
@@ -310,7 +311,8 @@ def node_placements(
         session = new_session(
             ort, str(path), settings.options(profile_prefix=str(Path(tmp) / "run")), providers
         )
-        session.run(None, input_feed(session, 1, sizes=sizes))
+        with Watchdog(path) as dog:
+            session_run(dog, session, input_feed(session, 1, sizes=sizes), "profiling where its nodes run")
         events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
     return placements_from_profile(events)
 
