@@ -15,13 +15,14 @@ from typing import Any
 
 from zoo.core.errors import ModelFileError, RunFolderError, UnsafeModelFile
 from zoo.runs.onnx_trust import outside_reason
-from zoo.runs.run_folder import MODEL_FILE
 
 DEFAULT_EXPORTER = "onnx"
 MANIFEST_FILE = "manifest.json"
 TEST_DATA = "test_data"  # test_data/<stage>/: a file's test set, beside the files
 FULL = "full"  # the stage that is the whole model, as opposed to one of its parts
 MADE_FROM = "made_from"  # the manifest's record of the model file an export was made from
+# run_folder.MODEL_FILE, spelled again: importing run_folder would import NumPy with zoo.api
+MODEL_FILE = "model.keras"
 
 
 def stage_file(stage: str, extension: str = ".onnx") -> str:
