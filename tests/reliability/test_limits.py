@@ -1,11 +1,13 @@
-"""Limits on what a small file can make zoo do (issue 16, point 8).
+"""Limits on what a small file can make zoo do (issue 16, points 8 and 22).
 
 - a model.keras whose members claim far more than they store (a config.json of 200 MiB of
   spaces in a 200 KB archive) is refused, naming the file and the limit, before any member is
   read; the limits are settings (``ZOO_MAX_KERAS_CONFIG_MB``, ``ZOO_MAX_KERAS_EXPANSION``);
 - an ONNX inference that would run for ever (a Loop of 10^12 iterations) is stopped after
   ``ZOO_RUN_TIMEOUT`` seconds in ``zoo bench`` (one line, exit 2) and ``zoo verify`` (a FAIL
-  line, exit 1, as any file that cannot be run).
+  line, exit 1, as any file that cannot be run);
+- ``zoo bench`` of a file with a fixed batch, no inputs, or inputs it cannot fill says so in
+  one line.
 
 The bombs are streamed through zipfile (200 MiB of spaces deflate in half a second to
 200 KB), so the test itself never holds them in memory.
@@ -13,6 +15,7 @@ The bombs are streamed through zipfile (200 MiB of spaces deflate in half a seco
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -244,3 +247,95 @@ def test_the_reference_evaluator_stops_past_the_time_limit(tmp_path, monkeypatch
         "the reference evaluator stopped after 0.5 s, the limit on one run "
         f"(raise {settings.RUN_TIMEOUT} for a model this slow)"
     )
+
+
+def _relu(path: Path, shape: list, kind: str = "FLOAT") -> Path:
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Relu", ["xf"], ["y"]),
+    ]
+    return _onnx(path, nodes, [_value("x", shape, kind)], [_value("y", shape)])
+
+
+def _bench(model: Path, *args: str):
+    return invoke(None, "bench", str(model), "--provider", "cpu", "--seconds", "0.01", *args)
+
+
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "isolate"])
+def test_bench_measures_a_fixed_batch_file_at_its_batch_and_says_so(tmp_path, isolate):
+    """Fails if: ``zoo bench`` of a file exported with a batch of 1 tries the default batch sizes
+    (an internal error at batch 32) instead of measuring batch 1 and saying so in one line."""
+    model = _relu(tmp_path / "fixed.onnx", [1, 3, 8])
+    result = _bench(model, "--json", *(["--isolate"] if isolate else []))
+    assert result.exit_code == 0, result.stderr
+    assert (
+        result.stderr == f"zoo: warning: {str(model)!r} has a fixed batch of 1; benchmarking batch 1 only\n"
+    )
+    assert {row["batch_size"] for row in json.loads(result.stdout)["rows"]} == {1}
+
+
+def test_bench_refuses_batch_sizes_a_fixed_batch_file_cannot_take(tmp_path):
+    """Fails if: --batch-sizes 1,32 given for a file with a fixed batch of 1 is an internal error
+    (or silently ignored) rather than refused in one line naming the file and the option."""
+    model = _relu(tmp_path / "fixed.onnx", [1, 3, 8])
+    result = _bench(model, "--batch-sizes", "1,32,64")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"zoo: error: {str(model)!r} has a fixed batch of 1: it cannot run at batch 32, 64 "
+        "(give --batch-sizes 1)\n"
+    )
+    assert _bench(model, "--batch-sizes", "1").exit_code == 0
+
+
+def test_bench_says_in_one_line_what_it_cannot_feed(tmp_path):
+    """Fails if: a file with no inputs (IndexError), a string input, or a graph that takes only
+    batch 1 while declaring any batch is an internal error rather than one line naming the file."""
+    from onnx import TensorProto, helper
+
+    constant = helper.make_node(
+        "Constant", [], ["y"], value=helper.make_tensor("c", TensorProto.FLOAT, [1], [1.0])
+    )
+    empty = _onnx(tmp_path / "empty.onnx", [constant], [], [_value("y", [1])])
+    result = _bench(empty)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"zoo: error: {str(empty)!r} takes no inputs: zoo bench times a model fed a batch of inputs\n",
+    )
+
+    strings = _onnx(
+        tmp_path / "strings.onnx",
+        [helper.make_node("Identity", ["x"], ["y"])],
+        [_value("x", ["N"], "STRING")],
+        [_value("y", ["N"], "STRING")],
+    )
+    result = _bench(strings)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"zoo: error: {str(strings)!r} takes input 'x' of type tensor(string), which zoo bench cannot fill ("
+    )
+    assert len(result.stderr.splitlines()) == 1
+
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [1, 4])
+    hidden = _onnx(
+        tmp_path / "hidden.onnx",
+        [helper.make_node("Reshape", ["x", "shape"], ["y"])],
+        [_value("x", ["N", 4])],
+        [_value("y", [1, 4])],
+        [shape],
+    )
+    result = _bench(hidden, "--batch-sizes", "1,32")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"zoo: error: ONNX Runtime cannot run {str(hidden)!r} at batch 32: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_bench_feeds_integer_ids_and_fixed_inner_axes(tmp_path):
+    """Integer inputs (token ids) get 0, a fixed non-batch axis its size, at every batch size."""
+    model = _relu(tmp_path / "ids.onnx", ["batch", 3, 8], "INT64")
+    result = _bench(model, "--json", "--batch-sizes", "1,4")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [row["batch_size"] for row in report["rows"]] == [1, 4]
+    assert report["input_data"] == "random in [0, 1), 0 for integer and boolean inputs"

@@ -1,9 +1,12 @@
 """The inputs a benchmark feeds a session: the run's real test samples where the file lies in a
-run's export folder and their shape fits, random values in [0, 1) otherwise."""
+run's export folder and their shape fits, random values in [0, 1) otherwise (0 for integer and
+boolean inputs: an id or a mask any graph takes); and the batch sizes a file can be fed at (a
+file exported with a batch of 1 takes no other)."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,10 @@ DTYPES = {
     "tensor(double)": np.float64,
     "tensor(int64)": np.int64,
     "tensor(int32)": np.int32,
+    "tensor(int16)": np.int16,
+    "tensor(int8)": np.int8,
     "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
 }
 
 
@@ -60,9 +66,105 @@ def input_feed(
         _check_fits_in_memory(shape, dtype, value.name)
         if samples is not None and tuple(samples.shape[1:]) == tuple(fixed) and len(feed) == 0:
             feed[value.name] = tile(samples, batch_size).astype(dtype)
-        else:
+        elif np.issubdtype(dtype, np.floating):
             feed[value.name] = rng.random(shape).astype(dtype)
+        else:
+            feed[value.name] = np.zeros(shape, dtype)
     return feed
+
+
+@dataclass(frozen=True)
+class Declared:
+    """An input as the file declares it, named and shaped as ONNX Runtime's ``NodeArg``: a fixed
+    axis is an int, a named one its name, an unnamed one None."""
+
+    name: str
+    shape: list[Any]
+    type: str
+
+
+def declared_inputs(path: Path) -> list[Declared] | None:
+    """The inputs ``path`` declares, read with onnx (no session: ``--isolate`` opens its sessions
+    in children); None where it is no regular file or no ONNX (``open_session`` says why)."""
+    import onnx
+
+    try:
+        if not path.is_file():
+            return None
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:
+        return None
+    constants = {t.name for t in graph.initializer}
+    inputs = []
+    for value in graph.input:
+        if value.name in constants:  # an initializer listed as an input (IR version 3)
+            continue
+        kind = value.type.WhichOneof("value")
+        if kind != "tensor_type":
+            inputs.append(Declared(value.name, [], f"{kind}"))
+            continue
+        tensor = value.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim]
+        element = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
+        inputs.append(Declared(value.name, shape, f"tensor({element})"))
+    return inputs
+
+
+def fixed_batch(inputs: list[Any], path: Path) -> int | None:
+    """The batch size ``path`` fixes: the first axis its inputs fix, None where all are free.
+
+    ``ModelFileError`` for what bench cannot feed at all: no inputs, a scalar input (no batch
+    axis), an input of a type it cannot fill, inputs fixing different first axes."""
+    if not inputs:
+        raise ModelFileError(f"{str(path)!r} takes no inputs: zoo bench times a model fed a batch of inputs")
+    fixed: dict[str, int] = {}
+    for value in inputs:
+        if value.type not in DTYPES:
+            raise ModelFileError(
+                f"{str(path)!r} takes input {value.name!r} of type {value.type}, which zoo bench cannot "
+                f"fill (it fills {', '.join(t[len('tensor(') : -1] for t in DTYPES)})"
+            )
+        if not value.shape:
+            raise ModelFileError(
+                f"{str(path)!r} takes input {value.name!r} as a scalar; zoo bench needs a batch axis"
+            )
+        first = value.shape[0]
+        if isinstance(first, int) and first > 0:
+            fixed[value.name] = first
+    sizes = set(fixed.values())
+    if len(sizes) > 1:
+        listed = ", ".join(f"{name!r} {size}" for name, size in fixed.items())
+        raise ModelFileError(
+            f"{str(path)!r} fixes different batch sizes for its inputs ({listed}): zoo bench feeds "
+            "them one batch size"
+        )
+    return sizes.pop() if sizes else None
+
+
+def check_batch_sizes(inputs: list[Any], path: Path, batch_sizes: tuple[int, ...]) -> None:
+    """``InvalidOption`` if ``path`` fixes a batch size that ``batch_sizes`` are not all of."""
+    fixed = fixed_batch(inputs, path)
+    others = [b for b in batch_sizes if fixed is not None and b != fixed]
+    if others:
+        raise InvalidOption(
+            f"{str(path)!r} has a fixed batch of {fixed}: it cannot run at batch "
+            f"{', '.join(map(str, others))} (give --batch-sizes {fixed})"
+        )
+
+
+def batch_sizes_for(path: Path, asked: tuple[int, ...], given: bool) -> tuple[tuple[int, ...], str | None]:
+    """The batch sizes to measure ``path`` at, and a line to say why where they are not ``asked``:
+    a file with a fixed batch is measured at that batch alone unless sizes were ``given`` (then
+    any other is refused)."""
+    inputs = declared_inputs(path)
+    if inputs is None:
+        return asked, None
+    fixed = fixed_batch(inputs, path)
+    if fixed is None or asked == (fixed,):
+        return asked, None
+    if given:
+        check_batch_sizes(inputs, path, asked)
+    return (fixed,), f"{str(path)!r} has a fixed batch of {fixed}; benchmarking batch {fixed} only"
 
 
 def _unsized(inputs: list[Any], sizes: dict[str, int]) -> list[str]:

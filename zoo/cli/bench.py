@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from zoo.bench.settings import CONV_ALGO_SEARCHES, OPTIMIZATION_LEVELS, PROVIDER_CHOICES
-from zoo.cli.output import FiniteFloatRange, emit_json, get_registry, table
+from zoo.cli.output import FiniteFloatRange, emit_json, get_registry, table, warn
 from zoo.runs import exports
 
 MAX_BATCH = 1 << 20
@@ -190,6 +190,8 @@ def bench_command(
         _check_plot_path(plot_path)
     if against and not is_run:
         raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
+    if not is_run:
+        settings = _fitting_batch_sizes(ctx, model, settings)
     if tune:
         if against or isolate:
             raise click.UsageError(
@@ -222,6 +224,21 @@ def bench_command(
     _echo_rows(report["rows"])
     for line in _speedup_lines(report):
         click.echo(line)
+
+
+def _fitting_batch_sizes(ctx: click.Context, model: str, settings: Any) -> Any:
+    """``settings`` with the batch sizes ``model`` can take: a file with a fixed batch (1, as
+    many are exported) is measured at that batch alone, said in one line, unless --batch-sizes
+    were given (then any other size is refused); a file bench cannot feed at all is refused."""
+    from dataclasses import replace
+
+    from zoo.bench.feeds import batch_sizes_for
+
+    given = ctx.get_parameter_source("batch_sizes") is click.core.ParameterSource.COMMANDLINE
+    sizes, note = batch_sizes_for(Path(model), settings.batch_sizes, given)
+    if note:
+        warn(note)
+    return replace(settings, batch_sizes=sizes)
 
 
 def _speedup_lines(report: dict[str, Any]) -> list[str]:
