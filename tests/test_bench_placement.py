@@ -86,7 +86,7 @@ class _FakeSession:
     def get_inputs(self):
         return [_Input()]
 
-    def run(self, output_names, feed):
+    def run(self, output_names, feed, run_options=None):
         return [feed["x"] * 2 + 1]
 
     def end_profiling(self):
