@@ -152,7 +152,11 @@ def test_an_export_the_run_moved_on_from_is_shown_as_stale(tmp_path):
     card = (run / modelcard.README_FILE).read_text()
     assert "**Stale:**" in card and "`model.onnx`" not in card
     with pytest.raises(Exception, match="is stale"):
-        exports.require_current(run, run / "onnx")  # what `zoo bench RUN --against keras` calls
+        exports.require_current(run, run / "onnx")
+    against = invoke(REGISTRY, "bench", str(run), "--against", "keras", "--batch-sizes", "1")
+    assert against.exit_code == 2 and "is stale" in against.stderr, against.output
+    alone = invoke(REGISTRY, "bench", str(run), "--batch-sizes", "1", "--seconds", "0.01")
+    assert alone.exit_code == 0 and "zoo: warning: the export" in alone.stderr, alone.output
     assert invoke(REGISTRY, "export", str(run)).exit_code == 0
     assert exports.stale_reason(run, run / "onnx") is None
     assert "**Stale:**" not in (run / modelcard.README_FILE).read_text()

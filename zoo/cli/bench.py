@@ -192,6 +192,8 @@ def bench_command(
         raise click.UsageError("--against keras needs a run folder, not a single .onnx file")
     if not is_run:
         settings = _fitting_batch_sizes(ctx, model, settings)
+    if is_run:
+        _require_current_export(Path(model), against == "keras")
     if tune:
         if against or isolate:
             raise click.UsageError(
@@ -224,6 +226,16 @@ def bench_command(
     _echo_rows(report["rows"])
     for line in _speedup_lines(report):
         click.echo(line)
+
+
+def _require_current_export(run: Path, against_keras: bool) -> None:
+    """A run's export that its model has moved on from (a resume after the export) is refused
+    beside Keras, whose model is the newer one, and named in a warning when timed alone."""
+    folder = exports.run_export(run)
+    if against_keras:
+        exports.require_current(run, folder)
+    elif reason := exports.stale_reason(run, folder):
+        warn(f"the export {str(folder)!r} is stale: {reason}; its files are timed as they are")
 
 
 def _fitting_batch_sizes(ctx: click.Context, model: str, settings: Any) -> Any:
