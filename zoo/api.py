@@ -25,7 +25,8 @@ What is here:
   ``zoo: error in plugin 'NAME' (module:attr): ...`` with exit code 1 (a bug in the plugin);
 - helpers: ``load_dataset`` (a registered dataset, as its loader returns it), ``readable_folder``
   and ``segmentation_masks`` (datasets), ``check_external_data``, ``outside_reason`` and
-  ``sha256_of`` (ONNX files that came from elsewhere);
+  ``sha256_of`` (ONNX files that came from elsewhere); ``limit(VARIABLE, default)``, a limit a
+  user raises through the environment (a positive number, or one ``zoo: error`` line naming it);
 - ``parametrize_with_checks``: ``zoo plugins check``'s checks as pytest tests.
 
 The helpers that need NumPy or pytest are imported on first use, so that importing this module
@@ -52,6 +53,7 @@ from zoo.core.errors import (
     ZooError,
 )
 from zoo.core.hookspecs import hookimpl
+from zoo.core.settings import positive_number as limit
 from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, HyperParameter
 from zoo.core.tasks import Task, task
 from zoo.export.job import ExportJob
@@ -93,6 +95,7 @@ __all__ = [
     "__version__",
     "check_external_data",
     "hookimpl",
+    "limit",
     "load_dataset",
     "outside_reason",
     "parametrize_with_checks",

@@ -12,7 +12,6 @@ fails with ``RunTimedOut``, naming the limit.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -21,7 +20,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from zoo.api import InvalidOption, ModelFileError
+from zoo.api import ModelFileError, limit
 
 # zoo.core.settings.RUN_TIMEOUT: a plugin reads the environment itself (it imports zoo.api only)
 RUN_TIMEOUT = "ZOO_RUN_TIMEOUT"
@@ -36,16 +35,7 @@ class RunTimedOut(ModelFileError):
 def run_limit() -> float:
     """Seconds one run may take: ``ZOO_RUN_TIMEOUT``, else 60; ``InvalidOption`` for a value that is
     no positive number."""
-    text = os.environ.get(RUN_TIMEOUT, "").strip()
-    if not text:
-        return DEFAULT_SECONDS
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not (0 < seconds < float("inf")):
-        raise InvalidOption(f"{RUN_TIMEOUT}={text!r} is not a positive number")
-    return seconds
+    return limit(RUN_TIMEOUT, DEFAULT_SECONDS)
 
 
 def timed_out(runtime: str, seconds: float) -> RunTimedOut:

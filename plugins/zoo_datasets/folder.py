@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.api import DatasetUnavailable, readable_folder
+from zoo.api import DatasetUnavailable, limit, readable_folder
 
 # What tf.io.decode_image reads, as Keras' image_dataset_from_directory accepts; case-insensitive.
 EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -264,8 +264,10 @@ def _list_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, in
     return train, test, names
 
 
-MAX_PIXELS = 50_000_000  # a 380 KB PNG can claim 20000 x 20000 (5 GB decoded): refused unread
-MAX_BYTES = 256 * 2**20
+# Limits on one image (zoo.core.settings lists them; a plugin reads them through zoo.api.limit):
+# a 380 KB PNG can claim 20000 x 20000 pixels (5 GB decoded), refused unread.
+MAX_PIXELS, MAX_PIXELS_VARIABLE = 50_000_000, "ZOO_MAX_IMAGE_PIXELS"
+MAX_MB, MAX_MB_VARIABLE = 256, "ZOO_MAX_IMAGE_MB"
 
 
 def _declared_pixels(contents: bytes) -> int | None:
@@ -285,20 +287,26 @@ def _decode(tf: Any, path: Path) -> np.ndarray:
     """One image as float32 HWC in [0, 1] with 1 or 3 channels (alpha dropped). Only regular
     files are read (a FIFO named x.png would block forever, a link to /dev/zero never end), and
     an image whose header claims more than ``MAX_PIXELS`` is refused before it is decoded."""
+    max_bytes = int(limit(MAX_MB_VARIABLE, MAX_MB) * 2**20)
+    max_pixels = limit(MAX_PIXELS_VARIABLE, MAX_PIXELS)
     try:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
             raise DatasetUnavailable(f"Image {str(path)!r} is not a regular file (a FIFO, a device?)")
-        if status.st_size > MAX_BYTES:
+        if status.st_size > max_bytes:
             raise DatasetUnavailable(
-                f"Image {str(path)!r} has {status.st_size:,} bytes, more than {MAX_BYTES:,}"
+                f"Image {str(path)!r} has {status.st_size:,} bytes, more than {max_bytes:,} "
+                f"(raise {MAX_MB_VARIABLE} for images you trust)"
             )
         contents = path.read_bytes()
     except OSError as exc:
         raise DatasetUnavailable(f"Cannot read image {str(path)!r}: {exc.strerror or exc}") from exc
     pixels = _declared_pixels(contents)
-    if pixels is not None and pixels > MAX_PIXELS:
-        raise DatasetUnavailable(f"Image {str(path)!r} claims {pixels:,} pixels, more than {MAX_PIXELS:,}")
+    if pixels is not None and pixels > max_pixels:
+        raise DatasetUnavailable(
+            f"Image {str(path)!r} claims {pixels:,} pixels, more than {int(max_pixels):,} "
+            f"(raise {MAX_PIXELS_VARIABLE} for images you trust)"
+        )
     try:
         image = tf.io.decode_image(contents, dtype=tf.float32, expand_animations=False).numpy()
     except tf.errors.OpError as exc:

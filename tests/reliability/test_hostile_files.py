@@ -63,10 +63,33 @@ def test_a_png_claiming_400_million_pixels_is_refused_before_it_is_decoded(tmp_p
         "--epochs", "1", "--out", str(tmp_path / "runs"),
     )  # fmt: skip
     assert result.exit_code == 2
-    assert (
-        result.stderr == f"zoo: error: Image {str(bomb)!r} claims 400,000,000 pixels, more than 50,000,000\n"
+    assert result.stderr == (
+        f"zoo: error: Image {str(bomb)!r} claims 400,000,000 pixels, more than 50,000,000 "
+        "(raise ZOO_MAX_IMAGE_PIXELS for images you trust)\n"
     )
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_the_image_limits_are_settings(tmp_path, monkeypatch):
+    """Fails if: ZOO_MAX_IMAGE_PIXELS or ZOO_MAX_IMAGE_MB is ignored (a limit with no way to raise
+    or lower it), or a bad value is not one line."""
+    root = _photos(tmp_path / "photos")
+    args = ("train", "lenet5", "--dataset", f"folder:{root}", "-p", "num_classes=2", "--epochs", "1")
+    monkeypatch.setenv("ZOO_MAX_IMAGE_PIXELS", "10")  # the 8 x 8 images claim 64
+    lowered = invoke(make_registry(), *args, "--out", str(tmp_path / "a"))
+    assert (
+        lowered.exit_code == 2
+        and "claims 64 pixels, more than 10 (raise ZOO_MAX_IMAGE_PIXELS" in lowered.stderr
+    )
+    monkeypatch.delenv("ZOO_MAX_IMAGE_PIXELS")
+    monkeypatch.setenv("ZOO_MAX_IMAGE_MB", "0.00001")  # 10 bytes
+    lowered = invoke(make_registry(), *args, "--out", str(tmp_path / "b"))
+    assert lowered.exit_code == 2 and "more than 10 (raise ZOO_MAX_IMAGE_MB" in lowered.stderr
+    monkeypatch.setenv("ZOO_MAX_IMAGE_MB", "lots")
+    bad = invoke(make_registry(), *args, "--out", str(tmp_path / "c"))
+    assert (
+        bad.exit_code == 2 and bad.stderr == "zoo: error: ZOO_MAX_IMAGE_MB='lots' is not a positive number\n"
+    )
 
 
 def test_a_fifo_named_like_an_image_is_refused_not_waited_on(tmp_path):
