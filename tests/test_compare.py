@@ -1,4 +1,5 @@
-"""The one comparison rule (zoo_onnx.compare) shared by export, verify and the rewrites."""
+"""The one comparison rule (zoo.runtimes.compare, zoo.api.compare, zoo_onnx.compare: one module) shared
+by export, verify, its runtimes and the rewrites."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from zoo_onnx import compare
+
+from zoo.runtimes import compare
 
 NAN, INF = float("nan"), float("inf")
 

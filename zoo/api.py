@@ -27,6 +27,8 @@ What is here:
   and ``segmentation_masks`` (datasets), ``check_external_data``, ``outside_reason`` and
   ``sha256_of`` (ONNX files that came from elsewhere); ``limit(VARIABLE, default)``, a limit a
   user raises through the environment (a positive number, or one ``zoo: error`` line naming it);
+- ``compare``: zoo's one rule for comparing outputs (``compare.tolerance()``,
+  ``compare.compare_outputs``, ``compare.passes``...), the module ``zoo verify``'s runtimes use;
 - ``parametrize_with_checks``: ``zoo plugins check``'s checks as pytest tests.
 
 The helpers that need NumPy or pytest are imported on first use, so that importing this module
@@ -62,8 +64,10 @@ from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
 
 if TYPE_CHECKING:
     from zoo.checks.testing import parametrize_with_checks
+    from zoo.runtimes import compare
     from zoo.training.data import load_dataset, readable_folder, segmentation_masks
 
+_MODULES_ON_FIRST_USE = {"compare": "zoo.runtimes.compare"}
 _ON_FIRST_USE = {
     "load_dataset": "zoo.training.data",
     "readable_folder": "zoo.training.data",
@@ -94,6 +98,7 @@ __all__ = [
     "ZooError",
     "__version__",
     "check_external_data",
+    "compare",
     "hookimpl",
     "limit",
     "load_dataset",
@@ -111,6 +116,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """The helpers that need NumPy, imported when a plugin first uses one."""
+    if name in _MODULES_ON_FIRST_USE:
+        value = importlib.import_module(_MODULES_ON_FIRST_USE[name])
+        globals()[name] = value
+        return value
     module = _ON_FIRST_USE.get(name)
     if module is None:
         raise AttributeError(f"module 'zoo.api' has no attribute {name!r}")
