@@ -7,12 +7,19 @@ process per cell starts from nothing; the parent merges the children's reports.
 The child runs ``zoo.bench.isolate.main``: it reads one request (JSON: what to measure and the
 ``BenchSettings``) on stdin and writes one report (JSON) on stdout; an error it can explain is
 one line on stderr and exit code 2.
+
+A child never outlives its parent: a signal to the parent (Ctrl-C, SIGTERM, SIGHUP: raised by
+``zoo.core.signals``) or any error kills the child before it propagates, and on Linux the child
+asks the kernel to SIGKILL it when the parent dies, even by SIGKILL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -33,13 +40,7 @@ def isolated(kind: str, target: str, settings: BenchSettings, against_keras: boo
     for batch in settings.batch_sizes:
         cell = replace(settings, batch_sizes=(batch,))
         request = {"kind": kind, "target": target, "settings": cell.to_json(), "against_keras": against_keras}
-        child = subprocess.run(
-            [sys.executable, "-c", _child_program()],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        child = _run_child(json.dumps(request))
         if child.returncode != 0:
             lines = [ln for ln in child.stderr.strip().splitlines() if ln.strip()]
             reason = lines[-1].removeprefix("zoo: error: ") if lines else f"exit code {child.returncode}"
@@ -56,12 +57,44 @@ def isolated(kind: str, target: str, settings: BenchSettings, against_keras: boo
     return merged
 
 
+def _run_child(request: str) -> subprocess.CompletedProcess[str]:
+    """One child, run to its end; killed (and waited for) if anything, a signal included, ends
+    the wait first."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _child_program()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            out, err = child.communicate(request)
+        except BaseException:
+            child.kill()
+            child.wait()
+            raise
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+
+def end_with_parent(parent: int) -> None:
+    """Linux: the kernel SIGKILLs this child when its parent dies, however it dies. Called
+    first in the child (this module imports nothing of ONNX Runtime)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request above took effect
+        os._exit(1)
+
+
 def _child_program() -> str:
-    """The child's program: the modules named in ``ZOO_ORT_PRELOAD`` first (a module that sets
-    up ONNX Runtime's GPU libraries on a machine where onnxruntime-gpu was carried, see
-    docs/gpu.md), then ``main``."""
+    """The child's program: ``end_with_parent``, then the modules named in ``ZOO_ORT_PRELOAD``
+    (a module that sets up ONNX Runtime's GPU libraries on a machine where onnxruntime-gpu was
+    carried, see docs/gpu.md), then ``main``."""
     preload = [m.strip() for m in os.environ.get(environment.ORT_PRELOAD, "").split(",") if m.strip()]
-    return "".join(f"import {m}; " for m in preload) + "from zoo.bench.isolate import main; main()"
+    first = f"from zoo.bench import isolate; isolate.end_with_parent({os.getpid()}); "
+    return first + "".join(f"import {m}; " for m in preload) + "isolate.main()"
 
 
 def measure_cell(request: dict[str, Any]) -> dict[str, Any]:

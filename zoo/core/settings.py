@@ -13,6 +13,8 @@ SLOW_PLUGIN_SECONDS = "ZOO_SLOW_PLUGIN_SECONDS"
 MAX_INPUT_PIXELS = "ZOO_MAX_INPUT_PIXELS"
 DATA_DIR = "ZOO_DATA_DIR"  # the folder datasets are read from
 CPU_DEVICES = "ZOO_CPU_DEVICES"  # N: split the CPU into N logical devices (--strategy mirrored, tests)
+# seconds: how long --strategy multiworker waits for every worker in TF_CONFIG to start (default 60)
+WORKER_TIMEOUT = "ZOO_WORKER_TIMEOUT"
 # "a,b": modules `zoo bench --isolate` imports in each child before ONNX Runtime (e.g. ort_gpu_env)
 ORT_PRELOAD = "ZOO_ORT_PRELOAD"
 # 1: load Keras models outside safe mode, so code they carry (a Lambda layer) runs: only for files

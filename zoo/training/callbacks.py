@@ -2,52 +2,60 @@
 
 ``RunRecorder`` times each epoch (samples per second), appends the epoch to the history (JSON
 and CSV) and saves the model with its optimizer state, every file atomically, so that a crash or
-Ctrl-C at any moment leaves the last complete epoch on disk. ``StopOnSignal`` turns the first
-Ctrl-C into a clean stop after the current batch.
+a signal at any moment leaves the last complete epoch on disk. ``StopOnSignal`` turns the first
+SIGINT, SIGTERM or SIGHUP (recorded by ``zoo.core.signals``, which ``zoo.training.fit`` puts in
+its defer mode for the epochs) into a clean stop after the current batch.
 """
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import keras
 
+from zoo.core import signals
 from zoo.runs import run_folder
 
 
 class StopOnSignal(keras.callbacks.Callback):
-    """First SIGINT (Ctrl-C): stop after the current batch; a second one aborts at once."""
+    """After a signal: stop at the next batch or epoch boundary, said once; a second signal
+    aborts at once (``zoo.core.signals``). Nothing here installs a handler: the signals are
+    handled from the start of the command, so that none falls between two handlers."""
 
     def __init__(self, notify: Callable[[str], None]) -> None:
         super().__init__()
         self.notify = notify
-        self.requested = False
-        self._previous: Any = None
+        self.said = False
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        self.requested = True
-        self.notify("stopping after this batch; the last complete epoch is kept (Ctrl-C again: abort)")
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+    def _stop_if_asked(self) -> None:
+        signum = signals.received()
+        if signum is None:
+            return
+        self.model.stop_training = True
+        if not self.said:
+            self.said = True
+            again = "Ctrl-C again" if signum == signals.SIGNALS[0] else "another signal"
+            self.notify(
+                f"{signals.name(signum)}: stopping after this batch; the last complete epoch is kept "
+                f"({again}: abort)"
+            )
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.requested:
-            self.model.stop_training = True
+        self._stop_if_asked()
 
-    def on_train_end(self, logs: dict | None = None) -> None:
-        signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._stop_if_asked()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._stop_if_asked()
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """Per epoch: speed, history (JSON and CSV), ``model.keras`` and the run's state."""
+    """Per epoch: speed, history (JSON and CSV), ``model.keras`` and the run's state. An epoch
+    cut short by a stop (fewer batches than ``steps``) is not recorded: neither its weights nor
+    its figures are kept; one whose batches all ran is, even if a stop came during its validation."""
 
     def __init__(
         self,
@@ -55,7 +63,7 @@ class RunRecorder(keras.callbacks.Callback):
         history: dict[str, list[float]],
         samples_per_epoch: int,
         epochs: int,
-        interrupted: Callable[[], bool],
+        steps: int,
         on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, row: None,
     ) -> None:
         super().__init__()
@@ -63,22 +71,27 @@ class RunRecorder(keras.callbacks.Callback):
         self.history = history
         self.samples = samples_per_epoch
         self.epochs = epochs
-        self.interrupted = interrupted
+        self.steps = steps
         self.on_epoch = on_epoch
         self.completed = 0
         self._started = 0.0
         self._trained = 0.0
+        self._batches = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._started = time.perf_counter()
         self._trained = 0.0
+        self._batches = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._batches = batch + 1  # the last batch of this call (several with steps_per_execution)
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         if self._started and not self._trained:  # validation starts: the training part is over
             self._trained = time.perf_counter() - self._started
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.interrupted():
+        if self._batches < self.steps:
             return  # a partial epoch: neither its weights nor its figures are kept
         seconds = time.perf_counter() - self._started
         trained = self._trained or seconds

@@ -8,6 +8,7 @@ epoch end. ``zoo.training.resume`` goes on with one that was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from zoo import __version__
+from zoo.core import signals
 from zoo.core.errors import InvalidOption, ShapeMismatch
 from zoo.core.hparams import validate
 from zoo.core.registry import Registry, call
@@ -86,6 +88,7 @@ def _plan(registry: Registry, request: TrainRequest) -> _Plan:
             f"Unknown learning-rate schedule {schedule!r}. Available: {', '.join(LR_SCHEDULES)}"
         )
     directory = data.data_dir(request.data_dir)
+    distribute.check_environment(request.strategy)  # ZOO_CPU_DEVICES, TF_CONFIG: before TensorFlow starts
     out = Path(request.out)
     atomic.check_writable_folder(out, "--out")  # a file, below a file, not writable, name too long
     return _Plan(
@@ -198,10 +201,14 @@ def train(
         pretraining = _pretrain(spec, model, x_fit, plan, log)
         compile_model(model, spec, plan.learning_rate, steps, plan.schedule, plan.epochs)
     config = _config(registry, request, plan, arrays, strategy)
-    run_dir, lock = _publish(plan, config, model, arrays)
-    log(f"run folder: {run_dir}")
-    session = FitSession(spec, model, arrays, run_dir, config, strategy, 0, {}, pretraining)
-    with lock:
+    signals.check()  # one whose exception was dropped (in a __del__, say): no folder is made
+    # A signal from the moment the folder appears until fit can clean up after it is only
+    # recorded (fit raises it again first thing), so the run never stays "running" with its lock.
+    with contextlib.ExitStack() as stack, signals.holding():
+        run_dir, lock = _publish(plan, config, model, arrays)
+        stack.enter_context(lock)
+        log(f"run folder: {run_dir}")
+        session = FitSession(spec, model, arrays, run_dir, config, strategy, 0, {}, pretraining)
         return fit(session, plan.epochs, verbose, log, on_epoch)
 
 
