@@ -72,6 +72,21 @@ def test_a_full_disk_names_the_run_and_keeps_the_last_epoch(registry, tmp_path, 
     assert [p.name for p in run.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_full_disk_as_a_run_starts_names_the_folder_and_leaves_nothing(registry, tmp_path, monkeypatch):
+    """Point 17, before the run folder appears: its temporary folder is removed, and the line
+    names the --out folder (the write that failed named no file)."""
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(runs, "save_model", full)
+    out = tmp_path / "runs"
+    result = invoke(registry, *TRAIN, "--epochs", "1", "--out", str(out))
+    assert result.exit_code == 2, result.stderr
+    assert _one_error(result) == f"zoo: error: No space left on device: {str(out)!r}"
+    assert list(out.iterdir()) == []
+
+
 def test_resume_of_a_read_only_run_is_one_line(registry, trained, monkeypatch):
     """Point 18: ``--resume`` of a read-only run was an internal error (exit 1) where export
     said it in one line (exit 2)."""
