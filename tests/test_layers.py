@@ -85,6 +85,7 @@ def test_a_plugin_that_imports_a_zoo_internal_breaks_them(tmp_path, internal):
         ("zoo/bench/sessions.py", "from zoo.bench import measure", "no import circles"),
         ("zoo/training/train.py", "from zoo.api import task", "never import the public API"),
         ("zoo/export/orchestrate.py", "from zoo.bench import sessions", "layered one way"),
+        ("zoo/runtimes/matrix.py", "from zoo.export import orchestrate", "layered one way"),
     ],
 )
 def test_an_import_against_the_layers_breaks_them(tmp_path, module, line, broken):

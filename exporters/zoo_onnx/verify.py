@@ -156,6 +156,7 @@ def verify_file(
             got = run_session(session, inputs)
         except RunTimedOut as exc:  # the other sets would take as long: not run
             fail(f"{folder.name}: {exc}")
+            result["timed_out"] = True
             break
         except Exception as exc:  # a test set that does not fit the file, or is itself damaged
             fail(f"{folder}: cannot be run: {_said(exc)}")
@@ -170,6 +171,7 @@ def verify_file(
                 found = _worst(run_reference(proto, inputs), expected, tolerance)
             except RunTimedOut as exc:
                 fail(f"{folder.name}: {exc}")
+                result["timed_out"] = True
                 break
             except Exception as exc:  # an operator it does not implement, say
                 fail(f"{folder.name}: the reference evaluator cannot run it: {_said(exc)}")
@@ -178,6 +180,9 @@ def verify_file(
             used_reference = compare.largest([used_reference, found[1]])
             compared_reference += 1
     result["test_sets"] = len(sets)
+    # how many ONNX Runtime ran to the end: zoo verify --runtime reads only files with one, never
+    # one that timed out (OpenCV's runs cannot be stopped)
+    result["test_sets_run"] = compared
     result["max_abs_diff"] = worst
     result["tolerance_used"] = used
     if compared:

@@ -45,6 +45,12 @@ from zoo.runs.run_folder import CONFIG_FILE
 @click.option(
     "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="With --untrained: a hyper-parameter."
 )
+@click.option(
+    "--check-runtimes",
+    is_flag=True,
+    help="Then run each file's test set in every installed runtime (zoo verify --runtime); "
+    "the matrix goes into manifest.json and the model card.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.pass_context
 def export_command(
@@ -59,9 +65,12 @@ def export_command(
     quantize: str | None,
     untrained: bool,
     params: tuple[str, ...],
+    check_runtimes: bool,
     as_json: bool,
 ) -> None:
-    """Export a run's full model and each part; every file is checked against Keras."""
+    """Export a run's full model and each part; every file is checked against Keras.
+
+    With --check-runtimes, exit code 1 if a runtime fails a file (the export is kept)."""
     from zoo.core.hparams import parse_assignments
     from zoo.export.orchestrate import export_run, export_untrained
 
@@ -70,6 +79,7 @@ def export_command(
     if params and not untrained:
         raise click.UsageError("-p sets hyper-parameters of an untrained export; a run has its own")
     options = {"opset": opset, "stages": parts, "layout": layout, "dtype": dtype, "quantize": quantize}
+    runtimes = _runtimes(None) if check_runtimes else None
     if untrained:
         result = export_untrained(
             get_registry(ctx),
@@ -78,12 +88,17 @@ def export_command(
             exporter=exporter,
             options=options,
             hyperparameters=parse_assignments(params),
+            runtimes=runtimes,
         )
     else:
-        result = export_run(get_registry(ctx), run_dir, out=out, exporter=exporter, options=options)
+        result = export_run(
+            get_registry(ctx), run_dir, out=out, exporter=exporter, options=options, runtimes=runtimes
+        )
+    matrix = result.manifest.get("runtimes")
     if as_json:
         emit_json({"path": str(result.path), **result.manifest})
         _warn_slower(result.manifest)
+        _exit_if_failed(ctx, matrix, result.path)
         return
     rows = [
         [
@@ -101,39 +116,157 @@ def export_command(
         click.echo(
             f"chain {' -> '.join(chain['parts'])} vs full model: max abs diff {chain['max_abs_diff']:.2e}"
         )
+    if matrix:
+        click.echo(_matrix_text(matrix, explicit=False))
     _warn_slower(result.manifest)
     click.echo(str(result.path))
+    _exit_if_failed(ctx, matrix, result.path)
 
 
 @click.command("verify")
 @click.argument("path")
 @click.option("--format", "exporter", default=DEFAULT_EXPORTER, show_default=True, help="Exporter plugin.")
 @click.option("--reference", is_flag=True, help="Also run ONNX's reference evaluator (slow, independent).")
+@click.option(
+    "--runtime",
+    "runtime_list",
+    metavar="LIST",
+    help="Comma list of runtimes to run each file's test set in: "
+    "onnxruntime, reference, openvino, opencv, tensorrt (default: every installed one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
 @click.pass_context
-def verify_command(ctx: click.Context, path: str, exporter: str, reference: bool, as_json: bool) -> None:
+def verify_command(
+    ctx: click.Context, path: str, exporter: str, reference: bool, runtime_list: str | None, as_json: bool
+) -> None:
     """Check exported files from the files alone: PATH is a run folder (its export,
-    RUN_DIR/onnx), an export folder or one file.
+    RUN_DIR/onnx), an export folder or one file. Then each file's test set runs in each runtime
+    (--runtime): pass or fail against Keras' outputs, the precision used, load and first-run times.
 
-    Exit code 1 if any check fails.
+    Exit code 1 if any check fails, or any runtime that ran fails a file ("not run" does not fail).
     """
     from zoo.core.registry import call
+    from zoo.runtimes.matrix import check_files
 
+    runtimes = _runtimes(runtime_list)  # an unknown name is refused before any check
     spec = get_registry(ctx).exporter(exporter)
     if not spec.verifier:
         raise click.UsageError(f"exporter {exporter!r} offers no verification")
     report = call(spec, spec.verifier, str(_export_of(path, spec.name)), reference=reference)
+    files = report.get("files") or []
+    skip = {str(f["file"]): _not_ready(f) for f in files if _not_ready(f)}
+    matrix = check_files([(Path(f["file"]), f.get("part")) for f in files], runtimes, skip)
+    report = {**report, "runtimes": matrix, "passed": bool(report["passed"] and matrix["passed"])}
     if as_json:
         emit_json(report)
     else:
-        for f in report["files"]:
+        for f in files:
             click.echo(f"{'ok  ' if f['passed'] else 'FAIL'} {f['file']}")
             for check in f["checks"]:
                 click.echo(f"       {check}")
             for failure in f.get("failures", []):
                 click.echo(f"       FAILED: {failure}")
+        click.echo(_matrix_text(matrix, explicit=runtime_list is not None))
     if not report["passed"]:
         ctx.exit(1)
+
+
+def _not_ready(checked: dict) -> str | None:
+    """Why the runtimes must not read a file the verifier checked: only files whose bytes are the
+    manifest's and whose test sets ONNX Runtime ran within ZOO_RUN_TIMEOUT are given to them
+    (OpenCV's runs cannot be stopped). A verifier that does not count its runs: files that passed."""
+    if "test_sets_run" in checked:
+        ready = bool(checked["test_sets_run"]) and not checked.get("timed_out")
+    else:
+        ready = bool(checked.get("passed"))
+    return None if ready else "zoo verify's own checks stopped before its test set ran in time (above)"
+
+
+def _runtimes(runtime_list: str | None) -> list:
+    """The runtimes asked for, or every one zoo knows (those not installed are "not run"); with
+    ONNX Runtime on CUDA beside its CPU where a GPU really runs."""
+    from zoo.runtimes import RUNTIME_NAMES, parse
+    from zoo.runtimes.matrix import expand
+
+    return expand(parse(runtime_list if runtime_list is not None else ",".join(RUNTIME_NAMES)))
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.3g}"
+
+
+def _number(value: float | None, ran: bool) -> str:
+    """A difference; a run whose difference is no number (NaN or infinity on one side) is inf."""
+    if value is None:
+        return "inf" if ran else "-"
+    return f"{value:.2e}"
+
+
+def _matrix_text(matrix: dict, explicit: bool) -> str:
+    """The matrix as a table, a row per file and runtime, then each failure's reason and advice.
+    Runtimes that cannot run here are rows when asked for by name, else one line at the end."""
+    rows, notes = [], []
+    absent = {r["name"]: r["reason"] for r in matrix["runtimes"] if not r["available"]}
+    for row in matrix["rows"]:
+        if not explicit and row["runtime"] in absent:
+            continue
+        note = row.get("reason") or ""
+        default = row.get("default")
+        if default and default.get("precision"):
+            verdict = "within the tolerance" if default.get("passed") else "beyond the tolerance"
+            note = note or (
+                f"at its default {default['precision']}: max abs {_number(default.get('max_abs'), True)}, "
+                f"{verdict}"
+            )
+        rows.append(
+            [
+                Path(row["file"]).name,
+                row["runtime"] + (f" ({row['device']})" if row.get("device") not in (None, "CPU") else ""),
+                row["status"].upper() if row["status"] == "fail" else row["status"],
+                row.get("precision") or "-",
+                _number(row.get("max_abs"), "first_run_s" in row),
+                _number(row.get("max_rel"), "first_run_s" in row),
+                _ms(row.get("load_s")),
+                _ms(row.get("first_run_s")),
+                note,
+            ]
+        )
+        if row.get("advice"):
+            notes.append(f"  {Path(row['file']).name} in {row['runtime']}: {row['advice']}")
+    lines = [
+        table(
+            rows,
+            [
+                "FILE",
+                "RUNTIME",
+                "RESULT",
+                "PRECISION",
+                "MAX ABS",
+                "MAX REL",
+                "LOAD MS",
+                "FIRST RUN MS",
+                "NOTE",
+            ],
+        )
+    ]
+    lines += notes
+    if not explicit and absent:
+        lines.append("not run: " + "; ".join(f"{name} ({why})" for name, why in absent.items()))
+    return "\n".join(lines)
+
+
+def _exit_if_failed(ctx: click.Context, matrix: dict | None, folder: Path) -> None:
+    """``--check-runtimes``: a runtime that failed a file is an error (exit 1), in one line; the
+    export is kept and its manifest holds the matrix."""
+    if not matrix or matrix["passed"]:
+        return
+    failed = [f"{Path(r['file']).name} in {r['runtime']}" for r in matrix["rows"] if r["status"] == "fail"]
+    click.echo(
+        f"zoo: error: {len(failed)} runtime check(s) failed ({', '.join(failed)}); the export in "
+        f"{str(folder)!r} is kept, its manifest.json holds the matrix (zoo verify {folder} shows it)",
+        err=True,
+    )
+    ctx.exit(1)
 
 
 def _warn_slower(manifest: dict) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from zoo.core.specs import ArchitectureSpec, ExporterSpec
 from zoo.export.job import ExportJob
 from zoo.runs import atomic, exports, locks, modelcard, run_folder
 from zoo.runs.run_folder import Run
+from zoo.runtimes.base import Runtime
 from zoo.training import data, models
 from zoo.training.keras_env import import_keras
 from zoo.training.train import describe_run
@@ -143,8 +144,13 @@ def export_run(
     out: str | Path | None = None,
     exporter: str = exports.DEFAULT_EXPORTER,
     options: dict[str, Any] | None = None,
+    runtimes: Sequence[Runtime] | None = None,
 ) -> ExportResult:
-    """Export the run's full model and each part; ``out`` defaults to ``RUN_DIR/<exporter>``."""
+    """Export the run's full model and each part; ``out`` defaults to ``RUN_DIR/<exporter>``.
+
+    ``runtimes`` (``zoo export --check-runtimes``): once every file has passed, its test set is run
+    in each, and the matrix is the manifest's ``runtimes`` (the files, and so their sha256, are
+    untouched; a runtime that fails a file fails no export)."""
     options = dict(options or {})
     exporter_spec = registry.exporter(exporter)
     run = Run.open(run_dir)
@@ -184,6 +190,8 @@ def export_run(
             _judge(run, manifest)
             if source is not None:  # what the model card and bench compare the run's model with
                 manifest = {**manifest, exports.MADE_FROM: source}
+            if runtimes:
+                manifest = {**manifest, exports.RUNTIMES: _runtime_matrix(tmp, manifest, runtimes)}
             atomic.write_json(tmp / exports.MANIFEST_FILE, manifest)
     if (
         final == exports.run_export(run.path, exporter_spec.name)
@@ -191,6 +199,14 @@ def export_run(
     ):
         _refresh_card(run.path)
     return ExportResult(path=final, manifest=manifest)
+
+
+def _runtime_matrix(folder: Path, manifest: dict[str, Any], runtimes: Sequence[Runtime]) -> dict[str, Any]:
+    """The runtime matrix of the files just made, rows naming them as the manifest does."""
+    from zoo.runtimes.matrix import check_files
+
+    files = [(folder / str(f["file"]), f.get("part")) for f in manifest["files"]]
+    return check_files(files, runtimes, relative_to=folder)
 
 
 def _epochs_completed(run: Run) -> int | None:
@@ -221,6 +237,7 @@ def export_untrained(
     exporter: str = exports.DEFAULT_EXPORTER,
     options: dict[str, Any] | None = None,
     hyperparameters: dict[str, Any] | None = None,
+    runtimes: Sequence[Runtime] | None = None,
 ) -> ExportResult:
     """Export an architecture as built, untrained, for people who only want the graph; it is
     validated like a trained one, on images from the ``synthetic`` dataset."""
@@ -242,4 +259,4 @@ def export_untrained(
         run_folder.write_samples(run_dir, arrays.x_test, arrays.y_test)
         run_folder.save_model(model, run_dir)
         options = {**(options or {}), "untrained": True}
-        return export_run(registry, run_dir, out=final, exporter=exporter, options=options)
+        return export_run(registry, run_dir, out=final, exporter=exporter, options=options, runtimes=runtimes)

@@ -21,6 +21,7 @@ MANIFEST_FILE = "manifest.json"
 TEST_DATA = "test_data"  # test_data/<stage>/: a file's test set, beside the files
 FULL = "full"  # the stage that is the whole model, as opposed to one of its parts
 MADE_FROM = "made_from"  # the manifest's record of the model file an export was made from
+RUNTIMES = "runtimes"  # the manifest's runtime matrix (zoo export --check-runtimes)
 # run_folder.MODEL_FILE, spelled again: importing run_folder would import NumPy with zoo.api
 MODEL_FILE = "model.keras"
 

@@ -254,6 +254,46 @@ def _onnx(manifest: Mapping[str, Any] | None, stale: str | None = None, run: str
             f"Parts chained ({' → '.join(chain.get('parts', []))}) against the full Keras model: "
             f"max abs difference {_text(chain.get('max_abs_diff'))}, passed: {_text(chain.get('passed'))}.",
         ]
+    return lines + _runtimes(manifest.get(exports.RUNTIMES))
+
+
+def _seconds_as_ms(value: Any) -> str:
+    return f"{value * 1e3:.3g}" if isinstance(value, int | float) and math.isfinite(value) else MISSING
+
+
+def _runtimes(matrix: Any) -> list[str]:
+    """``zoo export --check-runtimes``' matrix: which runtimes take each file, at what precision."""
+    rows = matrix.get("rows") if isinstance(matrix, Mapping) else None
+    if not isinstance(rows, list) or not rows:
+        return []
+    lines = [
+        "",
+        "Runtimes (each file's test set against Keras' outputs, float32 asked of every runtime; "
+        "`zoo verify --runtime` runs it again):",
+        "",
+        "| file | runtime | result | precision | max abs difference | load (ms) | first run (ms) | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        runtime = _text(row.get("runtime"))
+        if row.get("device") not in (None, "CPU"):
+            runtime += f" ({_text(row.get('device'))})"
+        note = row.get("reason") or ""
+        default = row.get("default")
+        if not note and isinstance(default, Mapping) and default.get("precision"):
+            verdict = "within the tolerance" if default.get("passed") else "beyond the tolerance"
+            note = (
+                f"at its default {default['precision']}: max abs {_text(default.get('max_abs'))}, {verdict}"
+            )
+        if row.get("advice"):
+            note = f"{note}; {row['advice']}" if note else row["advice"]
+        lines.append(
+            f"| `{row.get('file')}` | {runtime} | {_text(row.get('status'))} | {_text(row.get('precision'))} "
+            f"| {_text(row.get('max_abs'))} | {_seconds_as_ms(row.get('load_s'))} "
+            f"| {_seconds_as_ms(row.get('first_run_s'))} | {_text(note) if note else ''} |"
+        )
     return lines
 
 

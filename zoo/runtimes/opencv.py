@@ -105,10 +105,13 @@ class OpenCv:
                     raise refusal(exc, "run") from exc
             return [np.array(a, copy=True) for a in got]
 
+        # float32 on the CPU (a float16 file's weights are widened as it is read); a QDQ file's
+        # matrix products run in int8 where OpenCV makes int8 layers of them (MatMulInt8)
+        int8 = any(str(kind).endswith("Int8") for kind in net.getLayerTypes())
         return Loaded(
             input_names=inputs,
             output_names=outputs,
-            precision="float32",
+            precision="float32+int8" if int8 else "float32",
             device="CPU",
             load_seconds=loaded,
             runner=run,

@@ -19,8 +19,17 @@ from zoo.runtimes.limits import RunTimedOut, run_limit
 INSTALL = "not installed: pip install 'keras-zoo[openvino]'"
 DEVICE = "CPU"
 # OpenVINO's element types as zoo names precisions
-PRECISIONS = {"f32": "float32", "bf16": "bfloat16", "f16": "float16", "f64": "float64", "i8": "int8"}
-HINTS = {v: k for k, v in PRECISIONS.items()}
+PRECISIONS = {
+    "f32": "float32",
+    "bf16": "bfloat16",
+    "f16": "float16",
+    "f64": "float64",
+    "i8": "int8",
+    "u8": "int8",
+}
+HINTS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
+# layers that move data rather than compute: their precision says nothing of the model's
+MOVING = {"Input", "Output", "Const", "Reorder", "Reshape", "Transpose", "Convert", "Squeeze", "Unsqueeze"}
 
 
 def _ov() -> Any | None:
@@ -35,6 +44,25 @@ def precision_name(element_type: Any) -> str:
     """``<Type: 'bfloat16'>`` -> ``bfloat16``."""
     name = element_type.get_type_name() if hasattr(element_type, "get_type_name") else str(element_type)
     return PRECISIONS.get(name, name)
+
+
+def executed_precision(compiled: Any, hint: str) -> str:
+    """What the compiled model really computes in, from the graph OpenVINO executes (each layer's
+    ``runtimePrecision``): ``float32``, ``bfloat16``, or a mixture, most layers first
+    (``float32+int8`` for a QDQ file, whose matrix products the hint leaves in int8;
+    ``float32+bfloat16`` where the default lowered some layers only). Layers that only move data
+    and integer index arithmetic do not count; the hint where nothing is found."""
+    counts: dict[str, int] = {}
+    try:
+        for op in compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            kind = info["layerType"].astype(str) if "layerType" in info else op.get_type_name()
+            found = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else None
+            if kind not in MOVING and found in PRECISIONS:
+                counts[PRECISIONS[found]] = counts.get(PRECISIONS[found], 0) + 1
+    except Exception:  # a release without these keys: what was asked for
+        return hint
+    return "+".join(sorted(counts, key=lambda k: -counts[k])) if counts else hint
 
 
 def unconverted_ops(text: str) -> tuple[str, ...]:
@@ -104,7 +132,7 @@ class OpenVino:
         except Exception as exc:
             raise refusal(exc, "compile") from exc
         loaded = since(started)
-        used = precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        used = executed_precision(compiled, precision_name(compiled.get_property("INFERENCE_PRECISION_HINT")))
         request = compiled.create_infer_request()
         outputs = list(compiled.outputs)
 

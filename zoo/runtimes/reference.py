@@ -38,9 +38,7 @@ class Reference:
             bounded = _bounded(ReferenceEvaluator)  # a class per file: a Loop's body runs in its own instance
             evaluator = bounded(proto)
         except Exception as exc:
-            raise RuntimeRefused(
-                f"the reference evaluator cannot load it: {one_line(str(exc))}", _missing(exc)
-            ) from exc
+            raise _refusal(exc, "load") from exc
         loaded = since(started)
 
         def run(feeds: dict[str, Any]) -> list[Any]:
@@ -50,9 +48,8 @@ class Reference:
             except RunTimedOut:
                 raise
             except Exception as exc:
-                ops = _missing(exc)
-                if ops:
-                    raise RuntimeRefused(f"the reference evaluator has no {', '.join(ops)}", ops) from exc
+                if _missing(exc):
+                    raise _refusal(exc, "run") from exc
                 raise
 
         return Loaded(
@@ -76,6 +73,25 @@ def _bounded(base: type) -> type:
             return super().run(*args, **kwargs)
 
     return Bounded
+
+
+def _refusal(exc: BaseException, doing: str) -> RuntimeRefused:
+    """The evaluator's words as one line: the op and opset it has no implementation for."""
+    import re
+
+    said = re.search(
+        r"No implementation for operator '(\w+)' domain '([\w.]*)' and version (\d+)(?:, found ([\d, ]+))?",
+        str(exc),
+    )
+    if said:
+        op, domain, version, found = said.groups()
+        where = f"{domain} opset" if domain else "opset"
+        have = f" (it implements versions {found.strip(', ')})" if found else ""
+        return RuntimeRefused(f"the reference evaluator has no {op} for {where} {version}{have}", (op,))
+    ops = _missing(exc)
+    if ops:
+        return RuntimeRefused(f"the reference evaluator has no {', '.join(ops)}", ops)
+    return RuntimeRefused(f"the reference evaluator cannot {doing} it: {one_line(str(exc))}")
 
 
 def _missing(exc: BaseException) -> tuple[str, ...]:
