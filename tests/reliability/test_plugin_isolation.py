@@ -377,6 +377,19 @@ def test_zero_epochs_or_batch_size_on_the_command_line_is_refused(tmp_path, opti
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("field", "value"), [("epochs", 0), ("batch_size", 0), ("batch_size", 2.5)])
+def test_zero_epochs_or_batch_size_through_the_python_api_is_refused(tmp_path, field, value):
+    """Fails if: ``train(TrainRequest(batch_size=0))`` reaches TensorFlow (ZeroDivisionError), or
+    ``epochs=0`` makes an empty "complete" run; the API is checked as the command line is."""
+    from zoo.core.errors import InvalidOption
+    from zoo.training.train import TrainRequest, train
+
+    request = TrainRequest("lenet5", dataset="synthetic", out=tmp_path, **{field: value})
+    with pytest.raises(InvalidOption, match=f"{field} must be a whole number of at least 1"):
+        train(make_registry(), request)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_builder_that_returns_none_is_named_not_an_attribute_error(tmp_path):
     """A regression test: zoo.training.models.build refuses what is not a Keras model with a
     graph, naming the plugin, before a run folder appears."""

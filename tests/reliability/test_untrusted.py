@@ -394,7 +394,16 @@ def test_plugins_all_says_where_each_plugin_comes_from(plugin_site, tmp_path):
         ).is_file()
 
     table = _zoo(plugin_site, mark, "plugins", "--all").stdout.splitlines()
-    assert table[0].split() == ["PLUGIN", "DISTRIBUTION", "BUILT-IN", "HOOKS", "REGISTERED", "PATH", "LOAD", "STATUS"]
+    assert table[0].split() == [
+        "PLUGIN",
+        "DISTRIBUTION",
+        "BUILT-IN",
+        "HOOKS",
+        "REGISTERED",
+        "PATH",
+        "LOAD",
+        "STATUS",
+    ]
     line = next(line for line in table if line.startswith("trusty "))
     assert "zoo-trusty 0.3" in line and str(plugin_site) in line
     lenet = next(line for line in table if line.startswith("lenet "))

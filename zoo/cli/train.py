@@ -81,11 +81,11 @@ def train_command(
 ) -> None:
     """Train NAME with Keras; prints the run folder's path as the last line.
 
-    Every epoch end saves the model with its optimizer state; Ctrl-C stops after the current
-    batch, keeps every complete epoch and exits with 130; --resume RUN_DIR goes on from there.
+    Every epoch end saves the model with its optimizer state; Ctrl-C (or SIGTERM, SIGHUP) stops
+    after the current batch, keeps every complete epoch and exits with 130 (143, 129); --resume
+    RUN_DIR goes on from there.
     """
     from zoo.core.hparams import parse_assignments
-    from zoo.training.data import absolute_dataset
     from zoo.training.resume import resume
     from zoo.training.train import TrainRequest, train
 
@@ -117,7 +117,7 @@ def train_command(
         request = TrainRequest(
             architecture=name,
             # folder:photos is recorded as folder:/cwd/photos: --resume from elsewhere reads it too
-            dataset=absolute_dataset(get_registry(ctx), dataset) if dataset else dataset,
+            dataset=dataset,
             data_dir=data_dir,
             epochs=epochs,
             batch_size=batch_size,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from zoo.training import data, distribute, pipeline, report
 from zoo.training.evaluate import test_metrics
 from zoo.training.keras_env import import_keras
 
-VALIDATION_SPLIT = 0.1  # the end of the training split, held out for validation
+VALIDATION_SPLIT = data.VALIDATION_SPLIT  # the end of the training split, held out for validation
 PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 2
 
 Log = Callable[[str], None]
@@ -258,4 +259,9 @@ def _report(session: FitSession, metrics: dict[str, Any], log: Log) -> None:
     try:
         report.write(session.run_dir, session.spec, session.model, session.arrays, metrics)
     except Exception as exc:  # plots are a convenience: the run itself is already safe
-        log(f"could not write the plots or the model card: {type(exc).__name__}: {exc}")
+        # on stderr even with --quiet: a run folder without its card must not pass unsaid
+        print(
+            f"zoo: warning: could not write the plots or the model card of {str(session.run_dir)!r}: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )

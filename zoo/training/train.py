@@ -81,6 +81,10 @@ def _plan(registry: Registry, request: TrainRequest) -> _Plan:
     spec = registry.architecture(request.architecture)
     dataset = request.dataset if request.dataset is not None else spec.default_dataset
     registry.dataset(dataset)  # a bad name (also an empty --dataset=) fails before TensorFlow starts
+    dataset = data.absolute_dataset(registry, dataset)  # folder:photos read from anywhere later
+    for option, value in (("epochs", request.epochs), ("batch_size", request.batch_size)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise InvalidOption(f"{option} must be a whole number of at least 1, got {value!r}")
     params = validate(spec, request.hyperparameters)
     schedule = request.lr_schedule or spec.lr_schedule
     if schedule not in LR_SCHEDULES:
