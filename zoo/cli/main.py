@@ -14,7 +14,6 @@ the signal's number. A closed stdout is said once and the command goes on (``out
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import signal
@@ -28,12 +27,9 @@ from zoo import __version__
 from zoo.cli import bench, catalog, export, plugins, train
 from zoo.cli.output import guarded_streams, warn
 from zoo.core import settings, signals
-from zoo.core.errors import PluginCodeError, ZooError
+from zoo.core.errors import USER_ERRNOS, PluginCodeError, ZooError
 
 MAX_MESSAGE = 400  # an exception may carry a whole tensor; a message is for reading
-# What the system refuses for a reason the user can fix (space, quota, permissions, a read-only
-# mount, a file-size limit): one line naming the path, exit code 2, not an internal error.
-USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
 # zoo.runs.atomic's temporary names: .STEM.XXXXXXXX.tmp.EXT beside a file, .NAME.XXXXXXXX.tmp a folder
 _TEMPORARY_FILE = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}\.tmp(?P<suffix>\.\w+)?$")
 CWD_GONE = (

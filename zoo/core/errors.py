@@ -6,12 +6,19 @@ The CLI prints a ``ZooError`` as one line on stderr and exits with its ``exit_co
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 
 
 def _names(available: Iterable[str]) -> str:
     names = sorted(available)
     return ", ".join(names) if names else "(none)"
+
+
+# What the system refuses for a reason the user can fix (space, quota, permissions, a read-only
+# mount, a file-size limit): the user's to act on, one line naming the path, exit code 2; never an
+# internal error, nor a plugin's bug when plugin code meets it.
+USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
 
 
 class ZooError(Exception):

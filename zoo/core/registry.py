@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from zoo.core.errors import (
+    USER_ERRNOS,
     DatasetUnavailable,
     DuplicateName,
     InvalidSpec,
@@ -234,6 +235,10 @@ def call(spec: Spec, ref: str, /, *args: Any, **kwargs: Any) -> Any:
             return function(*args, **kwargs)
     except ZooError:
         raise
+    except OSError as exc:
+        if exc.errno in USER_ERRNOS:  # a full disk met by plugin code is the disk's, not the plugin's
+            raise
+        raise PluginCodeError(spec.plugin or owner(spec), ref, exc) from exc
     except BaseException as exc:
         if not guard.owns(exc):
             raise

@@ -78,6 +78,18 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 @contextlib.contextmanager
+def _naming(final: Path) -> Iterator[None]:
+    """An ``OSError`` that names no file (a full disk met by ``write()``) is made to name
+    ``final``, so the user's one line says where (``No space left on device: 'RUN/model.keras'``)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(final)) from exc
+
+
+@contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` if the block succeeds.
 
@@ -95,8 +107,9 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        _publish(tmp, final, 0o666)
+        with _naming(final):
+            yield tmp
+            _publish(tmp, final, 0o666)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -182,18 +195,25 @@ def atomic_dir(final: str | os.PathLike[str], replace: bool = True) -> Iterator[
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
-        yield tmp
-        if not replace:
-            _publish_new(tmp, final, 0o777)
-        elif final.exists():
-            os.chmod(tmp, 0o777 & ~_umask())
-            if not _exchange(tmp, final):  # swapped: the old folder is at tmp, removed below
-                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-                os.replace(final, old / "previous")  # a kill here leaves final missing a moment
-                os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            _publish(tmp, final, 0o777)
+        with _naming(final):
+            yield tmp
+            _publish_folder(tmp, final, replace)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish_folder(tmp: Path, final: Path, replace: bool) -> None:
+    """``tmp`` becomes ``final``: new, or (``replace``) exchanged with the one there (which is
+    then at ``tmp``, for the caller to remove)."""
+    if not replace:
+        _publish_new(tmp, final, 0o777)
+    elif final.exists():
+        os.chmod(tmp, 0o777 & ~_umask())
+        if not _exchange(tmp, final):  # swapped: the old folder is at tmp, removed by the caller
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+            os.replace(final, old / "previous")  # a kill here leaves final missing a moment
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        _publish(tmp, final, 0o777)

@@ -223,17 +223,6 @@ def _publish(
     lock is handed back held. Two runs of one architecture started in the same second pick the
     same name: the one that publishes second (the rename never replaces a folder) writes again
     under the next."""
-    try:
-        return _publish_new(plan, config, model, arrays)
-    except OSError as exc:  # a full disk: a write's error names no file, the folder it went to then
-        if exc.filename is None:
-            exc.filename = str(plan.out)
-        raise
-
-
-def _publish_new(
-    plan: _Plan, config: dict[str, Any], model: Any, arrays: data.Arrays
-) -> tuple[Path, locks.FolderLock]:
     atomic.remove(run_folder.abandoned_run_folders(plan.out))
     lock: locks.FolderLock | None = None
     for attempt in range(NAME_TRIES):
