@@ -28,6 +28,10 @@ MAX_KERAS_CONFIG_MB = "ZOO_MAX_KERAS_CONFIG_MB"
 MAX_KERAS_EXPANSION = "ZOO_MAX_KERAS_EXPANSION"
 # seconds: the longest one ONNX Runtime inference on a file may run in bench and verify (default 60)
 RUN_TIMEOUT = "ZOO_RUN_TIMEOUT"
+# pixels / MiB: the largest image a folder dataset decodes, from its header (50,000,000) and its
+# size (256); the datasets plugin reads them through zoo.api.limit (plugins cannot import this module)
+MAX_IMAGE_PIXELS = "ZOO_MAX_IMAGE_PIXELS"
+MAX_IMAGE_MB = "ZOO_MAX_IMAGE_MB"
 
 
 def flag(name: str) -> bool:
