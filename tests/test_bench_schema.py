@@ -39,7 +39,8 @@ def keys() -> dict[str, set[str]]:
         "file": common | sections["`kind` `file`"],
         "run": common | sections["`kind` `run`"],
         "row": sections["Rows"],
-        "tune": (common - {"input_data", "isolated", "peak_rss_mib", "rows"}) | sections["`kind` `tune`"],
+        "tune": (common - {"runtimes", "openvino", "input_data", "isolated", "peak_rss_mib", "rows"})
+        | sections["`kind` `tune`"],
     }
 
 
@@ -48,6 +49,31 @@ def test_a_file_report_has_exactly_the_documented_keys(runs, registry, keys):
     assert report["schema"] == "zoo-bench/1" and report["kind"] == "file"
     assert set(report) == keys["file"]
     assert [set(row) for row in report["rows"]] == [keys["row"]] * 2
+
+
+@pytest.mark.parametrize("runtimes", ["onnxruntime,openvino", "openvino"])
+def test_an_openvino_report_has_exactly_the_documented_keys(runs, registry, keys, runtimes):
+    pytest.importorskip("openvino")
+    model = str(runs.export("lenet5") / "model.onnx")
+    result = invoke(
+        registry, "bench", model, "--runtime", runtimes, "--batch-sizes", "1", "--seconds", "0", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == keys["file"] and report["runtimes"] == runtimes.split(",")
+    assert set(report["openvino"]) == {
+        "version",
+        "device",
+        "device_name",
+        "file_precision",
+        "precisions",
+        "config",
+    }
+    assert all(set(row) == keys["row"] for row in report["rows"])
+    assert [row["runtime"] for row in report["rows"]] == runtimes.split(",")
+    if runtimes == "openvino":  # ONNX Runtime's keys: null, as documented
+        onnxruntime_keys = ("provider", "requested", "execution_providers", "cpu_ep_fallback")
+        assert all(report[key] is None for key in (*onnxruntime_keys, "session_options", "onnxruntime"))
 
 
 def test_a_run_report_has_exactly_the_documented_keys(runs, registry, keys):

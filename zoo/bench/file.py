@@ -1,7 +1,11 @@
-"""``zoo bench FILE.onnx``: one file through ONNX Runtime at each batch size.
+"""``zoo bench FILE.onnx``: one file at each batch size, through ONNX Runtime and, on request,
+OpenVINO, side by side on the same inputs.
 
 Sessions come from ``zoo.bench.sessions``, which never lets a GPU run fall back to the CPU
-silently. No TensorFlow is imported on this path, so it runs where only ``onnxruntime`` is.
+silently; OpenVINO's compiled models from ``zoo.bench.openvino_models``, which read back the
+precision OpenVINO really computes in. At each batch size one feed is made and every runtime is
+timed on those same arrays, one after the other, in the order of ``settings.runtimes``. No
+TensorFlow is imported on this path, so it runs where only ``onnxruntime`` is.
 """
 
 from __future__ import annotations
@@ -13,10 +17,22 @@ import numpy as np
 
 from zoo.bench.feeds import DTYPES, check_batch_sizes, input_feed, run_samples
 from zoo.bench.measure import measure
-from zoo.bench.report import SCHEMA, now, session_report
-from zoo.bench.sessions import open_session
+from zoo.bench.openvino_models import measure_openvino, open_openvino, openvino_report
+from zoo.bench.report import SCHEMA, now, onnxruntime_report
+from zoo.bench.sessions import OpenSession, open_session
 from zoo.bench.settings import BenchSettings
 from zoo.bench.timing import peak_rss_mib
+
+
+class _Declared:
+    """What ``input_feed`` reads of a session (``get_inputs``), from the file itself, where no
+    ONNX Runtime session is opened (``--runtime openvino``)."""
+
+    def __init__(self, inputs: list[Any]) -> None:
+        self.inputs = inputs
+
+    def get_inputs(self) -> list[Any]:
+        return self.inputs
 
 
 def bench(model: str | Path, settings: BenchSettings | None = None) -> dict[str, Any]:
@@ -25,17 +41,28 @@ def bench(model: str | Path, settings: BenchSettings | None = None) -> dict[str,
     than the sizes asked for is refused in one line (``zoo bench`` measures such a file at its
     fixed batch unless sizes were given)."""
     settings = settings or BenchSettings()
-    opened = open_session(model, settings)
-    inputs = opened.session.get_inputs()
-    check_batch_sizes(inputs, Path(model), settings.batch_sizes)
-    samples = run_samples(Path(model))
+    path = Path(model)
+    opened: OpenSession | None = None
+    if "onnxruntime" in settings.runtimes:
+        opened = open_session(model, settings)
+    vinos = []
+    if "openvino" in settings.runtimes:
+        vinos = [open_openvino(path, precision) for precision in settings.precisions]
+    source: Any = opened.session if opened is not None else _Declared(vinos[0].inputs)
+    inputs = source.get_inputs()
+    check_batch_sizes(inputs, path, settings.batch_sizes)
+    samples = run_samples(path)
     rows: list[dict[str, Any]] = []
     real = False
     for batch in settings.batch_sizes:
-        feed = input_feed(opened.session, batch, sizes=settings.sizes, samples=samples)
+        feed = input_feed(source, batch, sizes=settings.sizes, samples=samples)
         first = feed[inputs[0].name]
         real = samples is not None and tuple(samples.shape[1:]) == tuple(first.shape[1:])
-        rows += measure(opened, feed, settings)
+        for runtime in settings.runtimes:
+            if runtime == "onnxruntime" and opened is not None:
+                rows += measure(opened, feed, settings)
+            for vino in vinos if runtime == "openvino" else []:
+                rows += measure_openvino(vino, feed, settings, f"openvino {vino.device.lower()}{vino.suffix}")
     random = "random in [0, 1)"
     if any(not np.issubdtype(DTYPES[v.type], np.floating) for v in inputs):
         random += ", 0 for integer and boolean inputs"
@@ -43,7 +70,9 @@ def bench(model: str | Path, settings: BenchSettings | None = None) -> dict[str,
         "schema": SCHEMA,
         "kind": "file",
         "model": str(model),
-        **session_report(opened),
+        "runtimes": list(settings.runtimes),
+        **onnxruntime_report(opened),
+        "openvino": openvino_report(vinos, _written_precision(path)) if vinos else None,
         "inputs": [{"name": v.name, "shape": list(v.shape), "type": v.type} for v in inputs],
         "input_data": "the run's test samples" if real else random,
         "sizes": dict(settings.sizes),
@@ -53,3 +82,9 @@ def bench(model: str | Path, settings: BenchSettings | None = None) -> dict[str,
         "measured": now(),
         "rows": rows,
     }
+
+
+def _written_precision(path: Path) -> str:
+    from zoo.runtimes.onnxruntime import file_precision
+
+    return file_precision(path)

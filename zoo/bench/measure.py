@@ -88,10 +88,14 @@ def row(
     first_run_ms: float | None = None,
     gpu_memory_used_mib: float | None = None,
     gpu_memory_cell_mib: float | None = None,
+    runtime: str = "onnxruntime",
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """One row of a report (docs/bench-json.md); what is not measured is None."""
     return {
         "method": method,
+        "runtime": runtime,
+        "precision": precision,
         "io": io,
         "cuda_graph": cuda_graph,
         **asdict(summarize(batch, latencies)),
@@ -149,6 +153,7 @@ def measure(
                     first_run_ms=round(first_ms, 3),
                     gpu_memory_used_mib=used,
                     gpu_memory_cell_mib=cell_mib,
+                    precision=opened.precision,
                 )
             )
     return rows

@@ -32,6 +32,29 @@ def session_report(opened: OpenSession) -> dict[str, Any]:
     }
 
 
+# The keys of ``session_report`` that only ONNX Runtime has: null when it was not timed
+# (``--runtime openvino``).
+ONNXRUNTIME_KEYS = (
+    "provider",
+    "requested",
+    "nodes_per_provider",
+    "execution_providers",
+    "fallback",
+    "cpu_nodes",
+    "cpu_ep_fallback",
+    "session_options",
+    "onnxruntime",
+)
+
+
+def onnxruntime_report(opened: OpenSession | None) -> dict[str, Any]:
+    """``session_report`` of ``opened``, or every one of its keys null where ONNX Runtime was
+    not timed; the machine either way."""
+    if opened is None:
+        return {**dict.fromkeys(ONNXRUNTIME_KEYS), "machine": machine()}
+    return session_report(opened)
+
+
 def now() -> str:
     """When a report was measured (UTC, ISO 8601)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

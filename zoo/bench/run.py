@@ -7,9 +7,11 @@ same (``HOST_IO``: ``device+copies`` on a GPU, never the compute-only ``device``
 names both rows (``speedup_rows``) and the device Keras ran on (``keras_device``).
 
 Inputs are the run's real test samples, repeated up to each batch size; a later part gets what
-the part before it makes of them (through ONNX Runtime): every tensor it takes, by name, from the
-outputs of the part before (a U-Net's decoder takes ``code``, ``skip1`` and ``skip2``; the
-names are the same on both sides of a link).
+the part before it makes of them (through the first runtime timed): every tensor it takes, by
+name, from the outputs of the part before (a U-Net's decoder takes ``code``, ``skip1`` and
+``skip2``; the names are the same on both sides of a link). With several runtimes
+(``--runtime onnxruntime,openvino``) each is timed on those same arrays, one after the other at
+each batch size, in one process.
 """
 
 from __future__ import annotations
@@ -21,18 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from zoo.bench.feeds import tile
+from zoo.bench.feeds import declared_inputs, tile
 from zoo.bench.measure import HOST_IO, measure, row
-from zoo.bench.report import SCHEMA, now, session_report
+from zoo.bench.openvino_models import OpenVinoModel, measure_openvino, open_openvino, openvino_report
+from zoo.bench.report import SCHEMA, now, onnxruntime_report
 from zoo.bench.sessions import OpenSession, count_nodes, open_session, provider_label
 from zoo.bench.settings import BenchSettings
 from zoo.bench.timing import peak_rss_mib, time_calls
 from zoo.bench.watchdog import Watchdog
-from zoo.core.errors import ModelFileError, RunFolderError
+from zoo.core.errors import InvalidOption, ModelFileError, RunFolderError
 from zoo.core.registry import Registry
 from zoo.runs import exports
 from zoo.runs.onnx_trust import check_digest
 from zoo.runs.run_folder import Run
+from zoo.runtimes.onnxruntime import file_precision
 from zoo.training.models import load_run_model
 
 KERAS_COMPARED = "keras tf.function"  # the Keras method ONNX Runtime's speed-up is over
@@ -87,66 +91,106 @@ def bench_run(
     against_keras: bool = False,
     registry: Registry | None = None,
 ) -> dict[str, Any]:
-    """Every exported file of ``run_dir`` and their chain at each batch size; JSON-able
-    (schema ``zoo-bench/1``, docs/bench-json.md). ``against_keras`` needs the ``registry``."""
+    """Every exported file of ``run_dir`` and their chain at each batch size, in each of
+    ``settings.runtimes``; JSON-able (schema ``zoo-bench/1``, docs/bench-json.md).
+    ``against_keras`` needs the ``registry`` and ONNX Runtime among the runtimes."""
     settings = settings or BenchSettings()
+    if against_keras and "onnxruntime" not in settings.runtimes:
+        raise InvalidOption("--against keras compares Keras with ONNX Runtime: add onnxruntime to --runtime")
     run = Run.open(run_dir)
     files = _exported_files(run)
     parts = [part for part, _ in files if part != exports.FULL]
-    sessions: dict[str, OpenSession] = {part: open_session(path, settings) for part, path in files}
+    order = [part for part, _ in files if part == exports.FULL] + parts
+    sessions: dict[str, OpenSession] = {}
+    if "onnxruntime" in settings.runtimes:
+        sessions = {part: open_session(path, settings) for part, path in files}
+    vinos: dict[str, dict[str, OpenVinoModel]] = {}  # precision asked for -> part -> model
+    if "openvino" in settings.runtimes:
+        vinos = {p: {part: open_openvino(path, p) for part, path in files} for p in settings.precisions}
     samples, _ = run.samples()
     if against_keras and registry is None:
         raise ValueError("against_keras needs the registry the run's architecture is in")
     keras = _keras_callables(run, registry, samples[:1].astype(np.float32)) if against_keras else None
+    declared = {part: declared_inputs(path) or [] for part, path in files}
 
     rows: list[dict[str, Any]] = []
     dog = Watchdog(exports.run_export(run.path), debug=settings.debug)
 
-    def record(method: str, fn: Any, x: np.ndarray, batch: int, onnx: bool = False) -> None:
+    def record(method: str, fn: Any, x: np.ndarray, batch: int, runtime: str, precision: str | None) -> None:
         call = functools.partial(fn, x)
-        timed = dog.watched(call, f"at batch {batch}") if onnx else call
+        timed = dog.watched(call, f"at batch {batch}") if runtime == "onnxruntime" else call
         latencies = time_calls(timed, settings.seconds, settings.min_runs, settings.warmup)
-        rows.append(row(method, "numpy", batch, latencies))
-
-    def record_part(part: str, feed: dict[str, np.ndarray]) -> None:
-        rows.extend(measure(sessions[part], feed, settings, f"onnxruntime {part}"))
+        rows.append(row(method, "numpy", batch, latencies, runtime=runtime, precision=precision))
 
     def images_feed(part: str, images: np.ndarray) -> dict[str, np.ndarray]:
-        return {sessions[part].session.get_inputs()[0].name: images}
+        return {declared[part][0].name: images}
 
-    def chain(images: np.ndarray) -> np.ndarray:
+    def step(part: str, tensors: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
+        """What ``part`` hands on, in the first runtime timed: every runtime's parts are then
+        fed those same arrays."""
+        if sessions:
+            call = functools.partial(_run_part, sessions[part].session, part, tensors, dog.options)
+            return dog.run(call, f"part {part!r} at batch {batch}")
+        model = next(iter(vinos.values()))[part]
+        return model.run(_part_feed(declared[part], part, tensors), f"part {part!r} at batch {batch}")
+
+    def ort_chain(images: np.ndarray) -> np.ndarray:
         tensors = images_feed(parts[0], images)
         for part in parts:
             tensors = _run_part(sessions[part].session, part, tensors, dog.options)
         return next(iter(tensors.values()))
 
+    def vino_chain(models: dict[str, OpenVinoModel], images: np.ndarray) -> np.ndarray:
+        tensors = images_feed(parts[0], images)
+        for part in parts:
+            tensors = models[part].run(_part_feed(declared[part], part, tensors), "in the chain")
+        return next(iter(tensors.values()))
+
+    chained = "->".join(parts)
     with dog:
         for batch in settings.batch_sizes:
             images = tile(samples, batch).astype(np.float32)
-            if exports.FULL in sessions:
-                record_part(exports.FULL, images_feed(exports.FULL, images))
+            feeds = {}
+            if exports.FULL in declared:
+                feeds[exports.FULL] = images_feed(exports.FULL, images)
             if parts:
                 tensors = images_feed(parts[0], images)
                 for part in parts:
-                    feed = _part_feed(sessions[part].session, part, tensors)
-                    record_part(part, feed)
-                    step = functools.partial(_run_part, sessions[part].session, part, tensors, dog.options)
-                    tensors = dog.run(step, f"part {part!r} at batch {batch}")
-            if len(parts) > 1:
-                record(f"onnxruntime chain {'->'.join(parts)}", chain, images, batch, onnx=True)
+                    feeds[part] = _part_feed(declared[part], part, tensors)
+                    tensors = step(part, tensors, batch)
+            for runtime in settings.runtimes:
+                if runtime == "onnxruntime":
+                    for part in order:
+                        rows.extend(measure(sessions[part], feeds[part], settings, f"onnxruntime {part}"))
+                    if len(parts) > 1:
+                        precision = sessions[parts[0]].precision
+                        record(f"onnxruntime chain {chained}", ort_chain, images, batch, runtime, precision)
+                    continue
+                for models in vinos.values():
+                    for part in order:
+                        model = models[part]
+                        method = f"openvino {part}{model.suffix}"
+                        rows.extend(measure_openvino(model, feeds[part], settings, method))
+                    if len(parts) > 1:
+                        first = models[parts[0]]
+                        chain = functools.partial(vino_chain, models)
+                        method = f"openvino chain {chained}{first.suffix}"
+                        record(method, chain, images, batch, runtime, first.precision)
             if keras is not None:
-                record(KERAS_COMPARED, keras[0], images, batch)
-                record("keras predict", keras[1], images, batch)
-    first = next(iter(sessions.values()))
+                record(KERAS_COMPARED, keras[0], images, batch, "keras", None)
+                record("keras predict", keras[1], images, batch, "keras", None)
+    written = file_precision(files[0][1]) if vinos else ""
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "kind": "run",
         "run": str(run.path),
         "architecture": run.architecture,
         "export": str(exports.run_export(run.path)),
-        **session_report(first),
-        **_placement(sessions),
-        "cpu_nodes": _cpu_nodes(sessions),
+        "runtimes": list(settings.runtimes),
+        **onnxruntime_report(next(iter(sessions.values()), None)),
+        **(_placement(sessions) if sessions else {}),
+        "cpu_nodes": _cpu_nodes(sessions) if sessions else None,
+        "openvino": openvino_report([m for ms in vinos.values() for m in ms.values()], written),
         "input_data": "the run's test samples, repeated up to the batch size",
         "seconds_per_cell": settings.seconds,
         "isolated": False,
@@ -161,9 +205,10 @@ def bench_run(
     return report
 
 
-def _part_feed(session: Any, part: str, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every input ``part`` takes, by name, from ``tensors`` (what the part before handed on)."""
-    names = [v.name for v in session.get_inputs()]
+def _part_feed(inputs: Any, part: str, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every input ``part`` takes, by name, from ``tensors`` (what the part before handed on);
+    ``inputs``: the part's inputs (a session's ``get_inputs()``, or as the file declares them)."""
+    names = [v.name for v in inputs]
     missing = [n for n in names if n not in tensors]
     if missing:
         raise ModelFileError(
@@ -178,7 +223,7 @@ def _run_part(
 ) -> dict[str, np.ndarray]:
     """Every output of ``part``, by name, for the tensors the part before handed on (``options``:
     a watchdog's ``ort.RunOptions``)."""
-    outputs = session.run(None, _part_feed(session, part, tensors), options)
+    outputs = session.run(None, _part_feed(session.get_inputs(), part, tensors), options)
     return {v.name: o for v, o in zip(session.get_outputs(), outputs, strict=True)}
 
 

@@ -48,6 +48,17 @@ class OpenSession:
     def on_gpu(self) -> bool:
         return self.provider != "cpu"
 
+    @functools.cached_property
+    def precision(self) -> str:
+        """What ONNX Runtime computes in: the file's own precision (it lowers nothing), ``tf32``
+        where a float32 file's matrix maths may use TF32 on the CUDA provider (``--tf32``)."""
+        from zoo.runtimes.onnxruntime import file_precision
+
+        written = file_precision(self.path)
+        if written == "float32" and "cuda" in self.label.split("+") and self.settings.tf32:
+            return "tf32"
+        return written
+
     @property
     def tensorrt_whole(self) -> bool | None:
         """TensorRT runs every node itself (none left to CUDA); None for other providers."""
@@ -150,7 +161,7 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     if not path.is_file():
         raise ModelFileError(
             f"Model file {str(path)!r} does not exist"
@@ -173,7 +184,7 @@ def open_session(model: str | Path, bench: BenchSettings | None = None) -> OpenS
     bench = bench or BenchSettings()
     provider, settings, sizes, debug = bench.provider, bench.session, bench.sizes, bench.debug
     path = Path(model)
-    _check_file(path)
+    check_file(path)
     check_external_data(path)  # before ONNX Runtime reads any external data
     available = ort.get_available_providers()
     gpu = "cuda" if provider == "auto" else provider

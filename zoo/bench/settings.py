@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from zoo.core.errors import ProviderUnavailable
+from zoo.core.errors import InvalidOption, ProviderUnavailable
 
 PROVIDERS = {
     "cuda": "CUDAExecutionProvider",
@@ -23,6 +23,11 @@ SHORT_NAMES = {v: k for k, v in PROVIDERS.items()}
 PROVIDER_CHOICES = ("auto", *PROVIDERS)
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 CONV_ALGO_SEARCHES = ("heuristic", "exhaustive", "default")
+# The runtimes zoo bench times (zoo verify checks more); ONNX Runtime is the default.
+BENCH_RUNTIMES = ("onnxruntime", "openvino")
+# OpenVINO's inference precision: ``default`` is what its CPU plugin picks (bfloat16 on a CPU with
+# AVX-512 BF16 or AMX), read back; the others are asked for with INFERENCE_PRECISION_HINT.
+PRECISION_CHOICES = ("default", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,8 @@ class BenchSettings:
     ``provider``: auto, cuda, tensorrt or cpu. Each of ``batch_sizes`` is warmed up ``warmup``
     times, then run for ``seconds`` and at least ``min_runs`` times. ``sizes`` give free axes
     (``height``, ``width``, any named one) a size. ``debug`` lets ONNX Runtime's own log through.
+    ``runtimes`` are timed one after the other at each batch size on the same inputs (of
+    ``BENCH_RUNTIMES``); OpenVINO once per ``precisions`` (``default``: its own choice).
     """
 
     provider: str = "auto"
@@ -134,15 +141,35 @@ class BenchSettings:
     sizes: dict[str, int] = field(default_factory=dict)
     debug: bool = False
     session: SessionSettings = field(default_factory=SessionSettings)
+    runtimes: tuple[str, ...] = ("onnxruntime",)
+    precisions: tuple[str, ...] = ("default",)
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDER_CHOICES:
             raise ProviderUnavailable(
                 f"Unknown provider {self.provider!r}. Available: {', '.join(PROVIDER_CHOICES)}"
             )
+        for name in self.runtimes:
+            if name not in BENCH_RUNTIMES:
+                raise InvalidOption(
+                    f"zoo bench times {' and '.join(BENCH_RUNTIMES)}, not {name!r} "
+                    f"(`zoo verify --runtime {name}` checks a file there)"
+                )
+        for precision in self.precisions:
+            if precision not in PRECISION_CHOICES:
+                raise InvalidOption(
+                    f"Unknown precision {precision!r}. Available: {', '.join(PRECISION_CHOICES)}"
+                )
+        if not self.runtimes or not self.precisions:
+            raise InvalidOption("zoo bench needs at least one runtime and one precision")
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "batch_sizes": list(self.batch_sizes)}
+        return {
+            **asdict(self),
+            "batch_sizes": list(self.batch_sizes),
+            "runtimes": list(self.runtimes),
+            "precisions": list(self.precisions),
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> BenchSettings:
@@ -151,5 +178,7 @@ class BenchSettings:
                 **obj,
                 "batch_sizes": tuple(obj["batch_sizes"]),
                 "session": SessionSettings(**obj["session"]),
+                "runtimes": tuple(obj.get("runtimes", ("onnxruntime",))),
+                "precisions": tuple(obj.get("precisions", ("default",))),
             }
         )

@@ -95,11 +95,16 @@ class Watchdog:
         return self.watched(call, what)()
 
     def timed_out(self, what: str) -> RunTimedOut:
-        where = f" {what}" if what else ""
-        return RunTimedOut(
-            f"ONNX Runtime stopped {str(self.path)!r}{where}: one inference ran past "
-            f"{self.seconds:g} s (raise {settings.RUN_TIMEOUT} for a model this slow)"
-        )
+        return timed_out("ONNX Runtime", self.path, what, self.seconds)
+
+
+def timed_out(runtime: str, path: str | Path, what: str, seconds: float, note: str = "") -> RunTimedOut:
+    """The one line said when ``runtime`` stopped an inference of ``path`` at the limit."""
+    where = f" {what}" if what else ""
+    return RunTimedOut(
+        f"{runtime} stopped {str(path)!r}{where}: one inference ran past {seconds:g} s"
+        f"{note} (raise {settings.RUN_TIMEOUT} for a model this slow)"
+    )
 
 
 def session_run(dog: Watchdog, session: Any, feed: dict[str, Any], what: str = "") -> list[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from zoo.bench.settings import CONV_ALGO_SEARCHES, OPTIMIZATION_LEVELS, PROVIDER_CHOICES
+from zoo.bench.settings import CONV_ALGO_SEARCHES, OPTIMIZATION_LEVELS, PRECISION_CHOICES, PROVIDER_CHOICES
 from zoo.cli.output import FiniteFloatRange, emit_json, get_registry, table, warn
 from zoo.runs import exports
 
@@ -39,6 +39,23 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 
 @click.command("bench")
 @click.argument("model")
+@click.option(
+    "--runtime",
+    "runtime_list",
+    default="onnxruntime",
+    show_default=True,
+    metavar="LIST",
+    help="onnxruntime, openvino or both (comma-separated): timed side by side on the same inputs.",
+)
+@click.option(
+    "--precision",
+    "precision_list",
+    default="default",
+    show_default=True,
+    metavar="LIST",
+    help=f"OpenVINO's inference precision, comma-separated: {', '.join(PRECISION_CHOICES)} "
+    "(default: its own choice, read back; bfloat16 on a CPU with AVX-512 BF16).",
+)
 @click.option(
     "--provider",
     type=click.Choice(PROVIDER_CHOICES),
@@ -142,6 +159,8 @@ def _axis_sizes(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 def bench_command(
     ctx: click.Context,
     model: str,
+    runtime_list: str,
+    precision_list: str,
     provider: str,
     batch_sizes: tuple[int, ...],
     seconds: float,
@@ -156,7 +175,7 @@ def bench_command(
     as_json: bool,
     **flags: Any,
 ) -> None:
-    """ONNX Runtime latency and throughput of MODEL (.onnx) per batch size.
+    """Latency and throughput of MODEL (.onnx) per batch size, in ONNX Runtime or OpenVINO.
 
     MODEL may be a run folder: every exported part, their chain and (--against keras) the
     run's Keras model, measured side by side in one process.
@@ -164,6 +183,8 @@ def bench_command(
     from dataclasses import replace
 
     from zoo.bench.settings import ORT_DEFAULTS, BenchSettings, SessionSettings
+
+    runtimes, precisions = _runtimes(ctx, runtime_list, precision_list, tune, against)
 
     given = {
         k: v
@@ -179,6 +200,8 @@ def bench_command(
         sizes=sizes,
         debug=ctx.meta.get("zoo.debug", False),
         session=session,
+        runtimes=runtimes,
+        precisions=precisions,
     )
     try:
         is_run = Path(model).is_dir()
@@ -217,7 +240,9 @@ def bench_command(
         report = bench(model, settings)
     if report["fallback"]:
         click.echo(f"zoo: warning: {report['fallback']}", err=True)
-    title = f"{report.get('architecture', '')} {report.get('run') or report['model']} on {report['provider']}"
+    for line in _precision_warnings(report):
+        warn(line)
+    title = f"{report.get('architecture', '')} {report.get('run') or report['model']} on {_where(report)}"
     _bench_plot(plot_path, report["rows"], title.strip())
     if as_json:
         emit_json(report)
@@ -226,6 +251,116 @@ def bench_command(
     _echo_rows(report["rows"])
     for line in _speedup_lines(report):
         click.echo(line)
+
+
+# Options that set ONNX Runtime alone (its providers and session): refused where it is not timed.
+ONNXRUNTIME_OPTIONS = (
+    "provider",
+    "threads",
+    "optimization",
+    "spinning",
+    "io_binding",
+    "cuda_graph",
+    "conv_algo",
+    "prefer_nhwc",
+    "tf32",
+    "ort_defaults",
+    "tune",
+)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+def _flag(ctx: click.Context, name: str) -> str:
+    """The option ``name`` as it was written (``--no-io-binding`` rather than ``--io-binding``)."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    if isinstance(param, click.Option) and param.secondary_opts and ctx.params.get(name) is False:
+        return param.secondary_opts[0]
+    return param.opts[0]
+
+
+def _runtimes(
+    ctx: click.Context, runtime_list: str, precision_list: str, tune: bool, against: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The runtimes and precisions asked for, refused in one line where an option cannot go with
+    them: an ONNX Runtime option without ONNX Runtime, --precision without OpenVINO, --tune
+    with OpenVINO, --against keras without ONNX Runtime, OpenVINO not installed."""
+    import zoo.runtimes
+    from zoo.bench.settings import BENCH_RUNTIMES
+    from zoo.core.errors import InvalidOption
+
+    try:
+        runtimes = tuple(r.name for r in zoo.runtimes.parse(runtime_list))
+    except InvalidOption as exc:
+        raise click.BadParameter(str(exc), param_hint="--runtime") from exc
+    others = [r for r in runtimes if r not in BENCH_RUNTIMES]
+    if others:
+        raise click.BadParameter(
+            f"zoo bench times {' and '.join(BENCH_RUNTIMES)}, not {', '.join(others)} "
+            f"(`zoo verify --runtime {others[0]}` checks a file there)",
+            param_hint="--runtime",
+        )
+    precisions = tuple(dict.fromkeys(p.strip().lower() for p in precision_list.split(",") if p.strip()))
+    unknown = [p for p in precisions if p not in PRECISION_CHOICES]
+    if unknown or not precisions:
+        raise click.BadParameter(
+            f"{precision_list!r} is not a list of {', '.join(PRECISION_CHOICES)}", param_hint="--precision"
+        )
+    asked = ",".join(runtimes)
+    if "onnxruntime" not in runtimes:
+        for name in ONNXRUNTIME_OPTIONS:
+            if _given(ctx, name):
+                raise click.UsageError(
+                    f"{_flag(ctx, name)} sets ONNX Runtime, which --runtime {asked} does not time: "
+                    f"drop it, or add onnxruntime to --runtime"
+                )
+        if against:
+            raise click.UsageError(
+                "--against keras compares Keras with ONNX Runtime: add onnxruntime to --runtime"
+            )
+    if "openvino" not in runtimes and _given(ctx, "precision_list"):
+        raise click.UsageError(
+            "--precision sets OpenVINO's inference precision (ONNX Runtime computes as the file is "
+            "written): add openvino to --runtime, or drop --precision"
+        )
+    if "openvino" in runtimes:
+        if tune:
+            raise click.UsageError(
+                "--tune tries ONNX Runtime's configurations alone: drop openvino from --runtime"
+            )
+        from zoo.bench.openvino_models import unavailable_error
+
+        if error := unavailable_error():
+            raise error
+    return runtimes, precisions
+
+
+def _where(report: dict[str, Any]) -> str:
+    """What ran the rows: ONNX Runtime's providers, OpenVINO's device, or both."""
+    where = [f"onnxruntime {report['provider']}"] if report["provider"] else []
+    if report.get("openvino"):
+        where.append(f"openvino {report['openvino']['device']}")
+    return " and ".join(where)
+
+
+def _precision_warnings(report: dict[str, Any]) -> list[str]:
+    """OpenVINO computing in another precision than the file holds, by default or despite
+    --precision: said on stderr, as it moves the outputs (bfloat16: about 1e-3)."""
+    vino = report.get("openvino")
+    if not vino:
+        return []
+    lines = []
+    for entry in vino["precisions"]:
+        if entry["requested"] == "default" and entry["used"] != vino["file_precision"]:
+            lines.append(
+                f"OpenVINO computes in {entry['used']} by default on this CPU (the file holds "
+                f"{vino['file_precision']}): its outputs differ; --precision float32 for parity"
+            )
+        elif entry["requested"] not in ("default", entry["used"]):
+            lines.append(f"OpenVINO was asked for {entry['requested']} but computes in {entry['used']} here")
+    return lines
 
 
 def _require_current_export(run: Path, against_keras: bool) -> None:
@@ -270,14 +405,25 @@ def _speedup_lines(report: dict[str, Any]) -> list[str]:
 def _header(report: dict[str, Any]) -> str:
     from zoo.bench.machine import describe
 
-    options = ", ".join(f"{k} {v}" for k, v in report["session_options"].items())
     where = report.get("run") or report["model"]
-    lines = [
-        f"{where} on {report['provider']} "
-        f"(onnxruntime {report['onnxruntime']}; {describe(report['machine'])})",
-        f"session: {options}; CPU fallback {report['cpu_ep_fallback']}"
-        + ("; each batch size in its own process" if report.get("isolated") else ""),
+    versions = [
+        f"onnxruntime {report['onnxruntime']}" if r == "onnxruntime" else f"{r} {report[r]['version']}"
+        for r in report["runtimes"]
     ]
+    isolated = "each batch size in its own process" if report.get("isolated") else ""
+    lines = [f"{where} on {_where(report)} ({'; '.join(versions)}; {describe(report['machine'])})"]
+    if report["provider"]:
+        options = ", ".join(f"{k} {v}" for k, v in report["session_options"].items())
+        lines.append(
+            f"onnxruntime session: {options}; CPU fallback {report['cpu_ep_fallback']}"
+            + (f"; {isolated}" if isolated else "")
+        )
+    elif isolated:
+        lines.append(isolated)
+    if report.get("openvino"):
+        lines.append(_openvino_line(report["openvino"]))
+    if len(report["runtimes"]) > 1:
+        lines.append(f"runtimes: {', '.join(report['runtimes'])}, one after the other at each batch size")
     if report.get("nodes_per_provider"):
         counts = report["nodes_per_provider"]
         total = sum(counts.values())
@@ -287,14 +433,35 @@ def _header(report: dict[str, Any]) -> str:
         lines.append(f"nodes on the CPU: {', '.join(report['cpu_nodes'])}")
     elif report["cpu_nodes"] == []:
         lines.append("nodes on the CPU: none")
-    lines.append(f"inputs: {report['input_data']}")
+    lines.append(
+        f"inputs: {report['input_data']}"
+        + (", the same for every runtime" if len(report["runtimes"]) > 1 else "")
+    )
     return "\n".join(lines)
+
+
+def _openvino_line(vino: dict[str, Any]) -> str:
+    """OpenVINO's device, the precisions it really computes in and its settings, read back."""
+    used = ", ".join(
+        f"{e['used']} ("
+        + ("its default here" if e["requested"] == "default" else f"--precision {e['requested']}")
+        + ")"
+        for e in vino["precisions"]
+    )
+    config = vino["config"]
+    streams = config["num_streams"]
+    return (
+        f"openvino on {vino['device']} ({vino['device_name']}): computes in {used}; the file holds "
+        f"{vino['file_precision']}; {config['performance_hint']} hint, "
+        f"{config['inference_num_threads']} threads, {streams} stream{'' if streams == 1 else 's'}"
+    )
 
 
 def _echo_rows(rows: list[dict[str, Any]]) -> None:
     gpu = any(r.get("gpu_memory_used_mib") is not None for r in rows)
     headers = [
         "METHOD",
+        "PRECISION",
         "IO",
         "BATCH",
         "RUNS",
@@ -308,7 +475,8 @@ def _echo_rows(rows: list[dict[str, Any]]) -> None:
     headers += ["FIRST RUN MS"] + (["GPU MIB"] if gpu else [])
     body = []
     for r in rows:
-        cells = [r["method"] + (" (graph)" if r.get("cuda_graph") else ""), r["io"], str(r["batch_size"])]
+        cells = [r["method"] + (" (graph)" if r.get("cuda_graph") else ""), r["precision"] or "-", r["io"]]
+        cells.append(str(r["batch_size"]))
         cells += [str(r["runs"])] + [
             f"{r[k]:.3f}" for k in ("mean_ms", "std_ms", "p50_ms", "p90_ms", "p99_ms")
         ]
