@@ -88,3 +88,12 @@ def test_no_allowance_at_all_fails_any_difference():
     assert math.isnan(
         compare.difference(np.array([2.0]), np.array([1.0]), compare.Tolerance(math.nan, 0)).used
     )
+
+
+def test_the_rule_is_one_module_for_zoo_plugins_and_the_exporter():
+    """zoo verify's runtimes, the exporter and any plugin judge by the same rule and tolerances."""
+    import zoo_onnx.compare
+
+    import zoo.api
+
+    assert zoo.api.compare is compare and zoo_onnx.compare is compare

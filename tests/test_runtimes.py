@@ -114,6 +114,45 @@ def test_a_file_a_runtime_refuses_is_one_line_naming_the_op(tmp_path, runtime, m
     assert result["passed"] is False
 
 
+def _dynamic_int8(folder: Path) -> Path:
+    """What --quantize dynamic writes around a matrix product: DynamicQuantizeLinear, then back."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    nodes = [
+        helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "scale", "zero"]),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["y"]),
+    ]
+    model = helper.make_model(
+        helper.make_graph(nodes, "dynamic", [x], [y]),
+        opset_imports=[helper.make_opsetid("", 17)],
+        ir_version=8,
+    )
+    helper.set_model_props(model, {"zoo.precision": "int8", "zoo.layout": "NHWC"})
+    folder.mkdir(parents=True)
+    path = folder / "model.onnx"
+    onnx.save(model, path)
+    feed = np.linspace(0, 1, 6, dtype=np.float32).reshape(2, 3)
+    expected = get("onnxruntime").load(path).run({"x": feed})[0]
+    data = folder / "test_data_set_0"
+    data.mkdir()
+    (data / "input_0.pb").write_bytes(numpy_helper.from_array(feed, "x").SerializeToString())
+    (data / "output_0.pb").write_bytes(numpy_helper.from_array(expected, "y").SerializeToString())
+    return path
+
+
+def test_a_refusal_names_the_export_that_works(tmp_path):
+    """OpenCV DNN has no dynamic quantization: the advice is the float32 or float16 export (both
+    measured to run in OpenCV for every built-in architecture), not the raw error."""
+    if get("opencv").unavailable():
+        pytest.skip("opencv is not installed")
+    row = _only(matrix.check(_dynamic_int8(tmp_path / "f"), parse("opencv")), "opencv")
+    assert row["status"] == "fail" and row["ops"] == ["DynamicQuantizeLinear"]
+    assert row["reason"] == "OpenCV DNN has no layer for DynamicQuantizeLinear"
+    assert row["advice"].startswith(
+        "OpenCV DNN has no dynamic quantization: the float32 export and --dtype fp16 run in opencv"
+    )
+
+
 def test_verify_shows_the_refusal_in_one_line_and_fails(registry, tmp_path):
     if get("openvino").unavailable():
         pytest.skip("openvino is not installed")

@@ -166,7 +166,8 @@ def verify_command(
                 click.echo(f"       {check}")
             for failure in f.get("failures", []):
                 click.echo(f"       FAILED: {failure}")
-        click.echo(_matrix_text(matrix, explicit=runtime_list is not None))
+        if len(skip) < len(files):
+            click.echo(_matrix_text(matrix, explicit=runtime_list is not None, hide=frozenset(skip)))
     if not report["passed"]:
         ctx.exit(1)
 
@@ -202,13 +203,15 @@ def _number(value: float | None, ran: bool) -> str:
     return f"{value:.2e}"
 
 
-def _matrix_text(matrix: dict, explicit: bool) -> str:
-    """The matrix as a table, a row per file and runtime, then each failure's reason and advice.
-    Runtimes that cannot run here are rows when asked for by name, else one line at the end."""
+def _matrix_text(matrix: dict, explicit: bool, hide: frozenset[str] = frozenset()) -> str:
+    """The matrix as a table, a row per file and runtime, then each failure's advice. Runtimes
+    that cannot run here are rows when asked for by name, else one line at the end; files in
+    ``hide`` (those that failed their own checks, said above) are left out, and with them the
+    table where no file is left."""
     rows, notes = [], []
     absent = {r["name"]: r["reason"] for r in matrix["runtimes"] if not r["available"]}
     for row in matrix["rows"]:
-        if not explicit and row["runtime"] in absent:
+        if row["file"] in hide or (not explicit and row["runtime"] in absent):
             continue
         note = row.get("reason") or ""
         default = row.get("default")

@@ -33,39 +33,43 @@ def _cv2() -> Any | None:
 
 @contextlib.contextmanager
 def quiet(cv2: Any) -> Iterator[None]:
-    """OpenCV's log silenced: its multi-line warnings would reach the user's terminal."""
+    """OpenCV's log silenced: its multi-line warnings would reach the user's terminal (OpenCV 5
+    says so each time its new engine hands a file to the classic one)."""
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is None:
+    get, set_ = (logging.getLogLevel, logging.setLogLevel) if logging else (None, None)
+    if get is None and hasattr(cv2, "setLogLevel"):  # OpenCV 4
+        get, set_ = cv2.getLogLevel, cv2.setLogLevel
+    if get is None:
         yield
         return
-    level = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    level = get()
+    set_(0)  # LOG_LEVEL_SILENT
     try:
         yield
     finally:
-        logging.setLogLevel(level)
+        set_(level)
 
 
 def missing_ops(text: str) -> tuple[str, ...]:
     """The op types OpenCV says it cannot create a layer for."""
-    found = re.findall(r'of type "([\w.]+)"', text) + re.findall(r"Node \[([\w.]+)@", text)
-    return tuple(dict.fromkeys(found))
+    return tuple(dict.fromkeys(re.findall(r'of type "([\w.]+)"', text)))
 
 
 def refusal(exc: BaseException, doing: str) -> RuntimeRefused:
-    """OpenCV's error as one line: the op it lacks where it names it, else the line that says
-    what failed (after ``error: (-215:Assertion failed)`` and the like), not the source location."""
+    """OpenCV's error as one line: the op it has no layer for, else the node it failed on and
+    the innermost assertion (``zpshape == scshape (in dequantizeLinear)``), not source paths."""
     text = str(exc)
     ops = missing_ops(text)
     if ops:
         return RuntimeRefused(f"OpenCV DNN has no layer for {', '.join(ops)}", ops)
-    said = re.search(r"error: \([^)]*\)\s*(.+?)(?: in function '(\w+)')?$", text, re.MULTILINE)
-    line = (
-        f"{said.group(1).strip()}" + (f" (in {said.group(2)})" if said and said.group(2) else "")
-        if said
-        else text
-    )
-    return RuntimeRefused(f"OpenCV DNN cannot {doing} it: {one_line(line)}")
+    node = re.search(r"Node \[([\w.]+)@[\w.]*\]:\(([^)]*)\)", text)
+    errors = re.findall(r"error: \([^)]*\)\s*(.+?)(?: in function '(\w+)')?\s*$", text, re.MULTILINE)
+    said = ""
+    if errors:
+        message, function = errors[-1]
+        said = message.strip() + (f" (in {function})" if function else "")
+    where = f" at its {node.group(1)} node ({node.group(2).split('!')[-1]})" if node else ""
+    return RuntimeRefused(f"OpenCV DNN cannot {doing} it{where}: {one_line(said or text)}")
 
 
 class OpenCv:
