@@ -276,3 +276,22 @@ def test_runtime_packages_are_imported_only_to_run_a_file():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_runtime_failing_a_new_export_exits_1_in_one_line_and_keeps_it(
+    registry, runs, tmp_path, monkeypatch
+):
+    import zoo.cli.export
+
+    monkeypatch.setattr(zoo.cli.export, "_runtimes", lambda _: [Perturbed(2e-3)])
+    out = tmp_path / "exported"
+    result = invoke(
+        registry, "export", str(runs.run("lenet5")), "--parts", "full", "--out", str(out), "--check-runtimes"
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        "zoo: error: 1 runtime check(s) failed (model.onnx in perturbed); the export in "
+        f"{str(out)!r} is kept, its manifest.json holds the matrix (zoo verify {out} shows it)"
+    ]
+    row = _only(json.loads((out / "manifest.json").read_text())["runtimes"], "perturbed")
+    assert row["status"] == "fail" and row["max_abs"] == pytest.approx(2e-3, rel=1e-2)
