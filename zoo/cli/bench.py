@@ -341,7 +341,7 @@ def _where(report: dict[str, Any]) -> str:
     """What ran the rows: ONNX Runtime's providers, OpenVINO's device, or both."""
     where = [f"onnxruntime {report['provider']}"] if report["provider"] else []
     if report.get("openvino"):
-        where.append(f"openvino {report['openvino']['device']}")
+        where.append(f"openvino {report['openvino']['device'].lower()}")
     return " and ".join(where)
 
 
