@@ -180,7 +180,7 @@ def _not_ready(checked: dict) -> str | None:
         ready = bool(checked["test_sets_run"]) and not checked.get("timed_out")
     else:
         ready = bool(checked.get("passed"))
-    return None if ready else "zoo verify's own checks stopped before its test set ran in time (above)"
+    return None if ready else "the file failed zoo verify's own checks (above), so no runtime reads it"
 
 
 def _runtimes(runtime_list: str | None) -> list:
