@@ -32,6 +32,7 @@ import pytest
 
 from tests.conftest import AUTOENCODER_RUN_FILES, PYTHON, invoke, load_model, zoo_subprocess_env
 from zoo.runs import run_folder as runs
+from zoo.runs import run_folder as runs_module
 
 pytestmark = [
     pytest.mark.slow,
@@ -382,3 +383,26 @@ def test_sigkill_during_export(server, registry, tmp_path):
     leftovers = [p.name for p in run_dir.iterdir() if p.name.startswith(".")]
     assert not leftovers, f"the last exports left {leftovers}"
     check_run(run_dir)
+
+
+def test_a_resume_commits_the_epoch_a_kill_left_uncommitted_first(runs, tmp_path, monkeypatch):
+    """Fails if: ``--resume`` of a run killed between its model and state.json (model and history
+    one epoch ahead) goes on from the model without committing that epoch, so that a second kill
+    before the next state.json leaves the model two epochs ahead of it (found by the random kills)."""
+    import shutil
+
+    run = Path(shutil.copytree(runs.run("dense-ae"), tmp_path / "run"))
+    assert invoke(runs.registry, "train", "--resume", str(run), "--epochs", "2", "--quiet").exit_code == 0
+    state = json.loads((run / runs_module.STATE_FILE).read_text())
+    state.update(status="running", epochs_completed=1)  # as a kill before state.json's rename leaves it
+    (run / runs_module.STATE_FILE).write_text(json.dumps(state))
+    seen: list[int] = []
+    save_model = runs_module.save_model
+
+    def save_noting_the_state(model, run_dir, *args, **kwargs):
+        seen.append(json.loads((Path(run_dir) / runs_module.STATE_FILE).read_text())["epochs_completed"])
+        return save_model(model, run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(runs_module, "save_model", save_noting_the_state)
+    assert invoke(runs.registry, "train", "--resume", str(run), "--epochs", "3", "--quiet").exit_code == 0
+    assert seen[0] == 2, f"epoch 3's model was saved while state.json still said {seen[0]}"

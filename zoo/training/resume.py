@@ -64,10 +64,13 @@ def _resume(
     with strategy.scope():
         model = models.load_run_model(registry, run, compile=True)
     history = run.history
+    recorded = done
     done = _epochs_saved(done, model, steps_per_epoch(arrays, int(config["batch_size"])), history)
     if any(len(values) != done for values in history.values()):
         history = {name: values[:done] for name, values in history.items()}
         run_folder.write_history(run.path, history)
+    if done != recorded:  # commit the epoch the kill left uncommitted, before the next one is saved
+        run_folder.write_state(run.path, "running", done, target)
     config["epochs"] = target
     atomic.write_json(run.path / run_folder.CONFIG_FILE, config)
     log(f"resuming {run.path} at epoch {done + 1} of {target}")
