@@ -295,3 +295,27 @@ def test_a_runtime_failing_a_new_export_exits_1_in_one_line_and_keeps_it(
     ]
     row = _only(json.loads((out / "manifest.json").read_text())["runtimes"], "perturbed")
     assert row["status"] == "fail" and row["max_abs"] == pytest.approx(2e-3, rel=1e-2)
+
+
+def test_openvino_s_conversion_failure_names_the_op_in_one_line():
+    """Fails if: OpenVINO 2026's OpConversionFailure ('-- Conversion is failed for: Loop-17') is
+    shown as 'FrontEnd API failed with OpConversionFailure:', naming nothing."""
+    from zoo.runtimes.openvino import refusal
+
+    said = refusal(
+        RuntimeError(
+            "Exception from src/frontends/onnx/frontend/src/frontend.cpp:120:\n"
+            "FrontEnd API failed with OpConversionFailure:\n"
+            "-- Conversion is failed for: Loop-17\n"
+            "Exception from src/core/src/node.cpp:1: name clash\n"
+        ),
+        "read",
+    )
+    assert said.reason == "OpenVINO could not convert the file's Loop as used there" and said.ops == ("Loop",)
+
+
+def test_a_limit_under_a_millisecond_still_waits():
+    """Fails if: a limit under 1 ms becomes ``wait_for(0)``, so every OpenVINO run 'times out'."""
+    from zoo.runtimes.openvino import wait_ms
+
+    assert [wait_ms(s) for s in (0.0002, 0.001, 0.0015, 60)] == [1, 1, 2, 60000]

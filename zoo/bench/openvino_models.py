@@ -21,8 +21,6 @@ the process's exit with it.
 
 from __future__ import annotations
 
-import ctypes
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,10 +37,10 @@ from zoo.bench.timing import time_calls
 from zoo.bench.watchdog import limit, timed_out
 from zoo.core.errors import InvalidOption, ModelFileError, ZooError
 from zoo.runs.onnx_trust import check_external_data
+from zoo.runtimes.openvino import cancel, wait_ms
 
 RUNTIME = "openvino"
 DEVICE = "CPU"
-CANCEL_GRACE_MS = 1000  # how long a cancelled request may take to stop between two nodes
 
 
 def unavailable_error() -> InvalidOption | None:
@@ -118,7 +116,7 @@ class OpenVinoModel:
         seconds = limit()
         try:
             request.start_async()
-            done = request.wait_for(max(1, math.ceil(seconds * 1000)))
+            done = request.wait_for(wait_ms(seconds))
         except Exception as exc:
             raise self._failed(exc, what) from exc
         if not done:
@@ -126,15 +124,8 @@ class OpenVinoModel:
 
     def _stop(self, request: Any, what: str, seconds: float) -> ZooError:
         """Cancel ``request``; one still running inside a node is kept for good (see above)."""
-        request.cancel()
-        try:
-            running = not request.wait_for(CANCEL_GRACE_MS)
-        except Exception:  # "Infer Request was canceled": it stopped
-            running = False
         note = ""
-        if running:
-            _keep_forever(request)
-            _keep_forever(self.compiled)
+        if cancel(request, self.compiled):
             note = "; OpenVINO cannot stop it inside a node (a Loop): zoo leaves it and exits without waiting"
         return timed_out("OpenVINO", self.path, what, seconds, note)
 
@@ -155,12 +146,6 @@ class _BoundCall:
 
     def __call__(self) -> None:
         self.model._infer(self.request, self.what)
-
-
-def _keep_forever(obj: Any) -> None:
-    """One more reference to ``obj`` that nothing ever drops: it is never destroyed, not even at
-    the interpreter's exit (a module-level list is cleared then)."""
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
 def open_openvino(path: str | Path, requested: str = "default") -> OpenVinoModel:

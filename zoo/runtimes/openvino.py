@@ -8,6 +8,8 @@ sets it to f32 explicitly, which ``zoo verify`` does for its matrix.
 
 from __future__ import annotations
 
+import ctypes
+import math
 import re
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from zoo.runtimes.limits import RunTimedOut, run_limit
 
 INSTALL = "not installed: pip install 'keras-zoo[openvino]'"
 DEVICE = "CPU"
+CANCEL_GRACE_MS = 1000  # how long a cancelled request may take to stop between two nodes
 # OpenVINO's element types as zoo names precisions
 PRECISIONS = {
     "f32": "float32",
@@ -77,6 +80,34 @@ def unconverted_ops(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(op for op in found if op))
 
 
+def failed_conversions(text: str) -> tuple[str, ...]:
+    """The ops OpenVINO 2026's front end names in ``-- Conversion is failed for: Loop-17``."""
+    said = re.findall(r"Conversion is failed for:\s*([\w.-]+)", text)
+    found = [re.sub(r"-\d+$", "", op.strip()) for op in said]
+    return tuple(dict.fromkeys(op for op in found if op))
+
+
+def wait_ms(seconds: float) -> int:
+    """``seconds`` as ``InferRequest.wait_for``'s milliseconds: at least 1 (0 would never wait)."""
+    return max(1, math.ceil(seconds * 1000))
+
+
+def cancel(request: Any, *keep: Any) -> bool:
+    """Cancel a request that ran past its time; True if it is still running. OpenVINO's CPU plugin
+    stops between top-level nodes but not inside one (a Loop), and destroying a running request
+    waits for it (110 s for a 10^7-iteration Loop, at the interpreter's exit too). Such a request,
+    and what it runs (``keep``: the compiled model), is kept for good, so zoo exits without waiting."""
+    request.cancel()
+    try:
+        running = not request.wait_for(CANCEL_GRACE_MS)
+    except Exception:  # "Infer Request was canceled": it stopped
+        running = False
+    if running:
+        for obj in (request, *keep):
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))  # never dropped, not even at exit
+    return running
+
+
 def refusal(exc: BaseException, doing: str) -> RuntimeRefused:
     """OpenVINO's many-line error as one line: the ops it lacks where it names them, else the
     line that says what failed (not the ``Exception from src/...`` location lines)."""
@@ -84,6 +115,10 @@ def refusal(exc: BaseException, doing: str) -> RuntimeRefused:
     ops = unconverted_ops(text)
     if ops:
         return RuntimeRefused(f"OpenVINO has no conversion for {', '.join(ops)}", ops)
+    failed = failed_conversions(text)
+    if failed:  # an op it has a rule for, refused as this file uses it (2026.4: OpConversionFailure)
+        ops_said = ", ".join(failed)
+        return RuntimeRefused(f"OpenVINO could not convert the file's {ops_said} as used there", failed)
     lines = [
         line.strip()
         for line in text.splitlines()
@@ -140,11 +175,11 @@ class OpenVino:
             seconds = run_limit()
             try:
                 request.start_async({k: np.ascontiguousarray(v) for k, v in feeds.items()})
-                done = request.wait_for(int(seconds * 1000))
+                done = request.wait_for(wait_ms(seconds))
             except Exception as exc:
                 raise refusal(exc, "run") from exc
             if not done:
-                request.cancel()
+                cancel(request, compiled)
                 raise RunTimedOut("OpenVINO", seconds)
             return [np.array(request.get_tensor(o).data, copy=True) for o in outputs]
 
