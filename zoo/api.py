@@ -29,6 +29,8 @@ What is here:
   user raises through the environment (a positive number, or one ``zoo: error`` line naming it);
 - ``compare``: zoo's one rule for comparing outputs (``compare.tolerance()``,
   ``compare.compare_outputs``, ``compare.passes``...), the module ``zoo verify``'s runtimes use;
+- ``testsets``: reading a file's test sets (``testsets.sets_of``, ``testsets.named``,
+  ``testsets.is_part_name``), as every runtime of ``zoo verify`` reads them;
 - ``parametrize_with_checks``: ``zoo plugins check``'s checks as pytest tests.
 
 The helpers that need NumPy or pytest are imported on first use, so that importing this module
@@ -64,10 +66,10 @@ from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
 
 if TYPE_CHECKING:
     from zoo.checks.testing import parametrize_with_checks
-    from zoo.runtimes import compare
+    from zoo.runtimes import compare, testsets
     from zoo.training.data import load_dataset, readable_folder, segmentation_masks
 
-_MODULES_ON_FIRST_USE = {"compare": "zoo.runtimes.compare"}
+_MODULES_ON_FIRST_USE = {"compare": "zoo.runtimes.compare", "testsets": "zoo.runtimes.testsets"}
 _ON_FIRST_USE = {
     "load_dataset": "zoo.training.data",
     "readable_folder": "zoo.training.data",
@@ -111,6 +113,7 @@ __all__ = [
     "stage_file",
     "stage_test_set",
     "task",
+    "testsets",
 ]
 
 

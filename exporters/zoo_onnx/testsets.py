@@ -7,14 +7,16 @@ is: one ``input_N.pb`` per input, in the file's order (a U-Net decoder's ``code`
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from zoo.api import TEST_DATA
+from zoo.api import testsets as layout
+
+# Reading is zoo's, one reader for the exporter and every runtime (zoo.runtimes.testsets).
+named, sets_of, is_part_name = layout.named, layout.sets_of, layout.is_part_name
 
 FIRST_SET = "test_data_set_0"
 BATCH = 8  # real test inputs per set
@@ -36,35 +38,6 @@ def write(
             (data / f"{kind}_{i}.pb").write_bytes(tensor.SerializeToString())
 
 
-def named(folder: Path, kind: str) -> list[tuple[str, np.ndarray]]:
-    """A test set's ``input`` or ``output`` tensors, in order, with the names they carry."""
-    found = []
-    for path in sorted(folder.glob(f"{kind}_*.pb"), key=lambda p: int(p.stem.split("_")[-1])):
-        tensor = onnx.TensorProto()
-        tensor.ParseFromString(path.read_bytes())
-        found.append((tensor.name, onnx.numpy_helper.to_array(tensor)))
-    return found
-
-
 def tensors(folder: Path, kind: str) -> list[np.ndarray]:
     """A test set's ``input`` or ``output`` tensors, in order."""
     return [array for _, array in named(folder, kind)]
-
-
-_PART_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # as specs allow: no "/", no ".."
-
-
-def is_part_name(part: object) -> bool:
-    """Whether a file's ``zoo.part`` is a name (``full`` or a part), not a path out of its folder."""
-    return isinstance(part, str) and bool(_PART_NAME.match(part))
-
-
-def sets_of(model_file: Path, part: str | None) -> list[Path]:
-    """The test sets that belong to ``model_file``: beside it (Model Zoo layout) or in
-    ``test_data/<part>/`` of its folder (zoo's export layout)."""
-    beside = sorted(model_file.parent.glob("test_data_set_*"))
-    if beside:
-        return beside
-    if part and is_part_name(part):
-        return sorted((model_file.parent / TEST_DATA / part).glob("test_data_set_*"))
-    return []
