@@ -6,22 +6,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
 from pathlib import Path
 
 from tests import fake_plugins
-from tests.conftest import ZOO, builtin_entry_points, zoo_subprocess_env
+from tests.conftest import builtin_entry_points
+from tests.test_installed_plugins import _zoo
 from zoo.core.host import PluginHost, PluginRecord
-
-
-def _zoo(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [ZOO, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=zoo_subprocess_env(PYTHONPATH=str(site), **env),
-    )
 
 
 def test_built_ins_register_first_whatever_order_the_plugins_were_added_in():

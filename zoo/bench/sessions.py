@@ -11,10 +11,8 @@ No TensorFlow is imported on this path.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +23,7 @@ from zoo.bench.settings import PROVIDERS, SHORT_NAMES, BenchSettings, SessionSet
 from zoo.bench.watchdog import Watchdog, session_run
 from zoo.core.errors import ModelFileError, ProviderUnavailable
 from zoo.runs.onnx_trust import check_external_data
+from zoo.runtimes.onnxruntime import missing_library
 
 
 @dataclass
@@ -135,17 +134,9 @@ def gpu_unavailable_reason(provider: str, available: list[str]) -> str:
     if PROVIDERS[provider] not in available:
         name = {"cuda": "CUDA", "tensorrt": "TensorRT"}[provider]
         return f"this onnxruntime build has no {name} provider (install onnxruntime-gpu)"
-    if sys.platform.startswith("linux"):
-        needed = [("libcuda.so.1", "no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded)")]
-        if provider == "tensorrt":
-            needed.append(
-                ("libnvinfer.so.10", "TensorRT 10 is not installed (libnvinfer.so.10 cannot be loaded)")
-            )
-        for library, reason in needed:
-            try:
-                ctypes.CDLL(library)
-            except OSError:
-                return reason
+    missing = missing_library(tensorrt=provider == "tensorrt")
+    if missing:
+        return missing
     return (
         "ONNX Runtime could not load its CUDA provider: the CUDA 13 and cuDNN 9 libraries are "
         "missing (pip install 'onnxruntime-gpu[cuda,cudnn]'; --debug shows ONNX Runtime's log)"

@@ -108,15 +108,16 @@ def _holder(path: Path) -> str:
     return ""
 
 
-def _read_only(path: Path) -> bool:
-    """Whether the holders of the lock at ``path`` are readers (a shared try succeeds)."""
+def _shared_try(path: Path) -> bool | None:
+    """A reader's lock on ``path`` tried and dropped at once: True if it was taken, False if a
+    writer holds the lock, None if there is no lock file to try."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         return False
     finally:
         os.close(fd)
@@ -144,25 +145,15 @@ def acquire(path: Path, what: str, shared: bool = False) -> FolderLock:
             os.write(fd, f"{os.getpid()}\n".encode())
             return FolderLock(path, fd, shared)
         os.close(fd)  # its holder removed the file as it released it: lock the new one
-    if not shared and _read_only(path):
+    if not shared and _shared_try(path):  # only readers hold it
         reader = _holder(path)
         raise FolderBusy(f"{what} is being read by another zoo process{reader} (an export); wait for it")
     raise FolderBusy(f"{what} is being written by another zoo process{_holder(path)}; wait for it to end")
 
 
 def is_held(path: Path) -> bool:
-    """Whether a live process holds the lock at ``path`` (a shared try, dropped at once)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    """Whether a live process holds the lock at ``path`` to write (a shared try, dropped at once)."""
+    return _shared_try(path) is False
 
 
 def run_lock(run_dir: Path) -> Path:

@@ -53,6 +53,23 @@ def file_precision(path: Path) -> str:
     return "float32"
 
 
+def missing_library(tensorrt: bool = False) -> str | None:
+    """The first library a GPU provider needs that cannot be loaded here, said for a user (Linux;
+    elsewhere None): what tells "no GPU" from a provider that failed to start."""
+    if not sys.platform.startswith("linux"):
+        return None
+    needed = [("libcuda.so.1", "no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded)")]
+    if tensorrt:
+        trt = ("libnvinfer.so.10", "TensorRT 10 is not installed (libnvinfer.so.10 cannot be loaded)")
+        needed.append(trt)
+    for library, reason in needed:
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            return reason
+    return None
+
+
 def gpu_unavailable(device: str) -> str | None:
     """Why ONNX Runtime cannot run on ``device`` (CUDA, TensorRT) here; None when a one-node graph
     really runs there."""
@@ -62,19 +79,9 @@ def gpu_unavailable(device: str) -> str | None:
     provider = PROVIDERS[device]
     if provider not in ort.get_available_providers():
         return "no GPU: this onnxruntime build has no " + device + " provider (pip install onnxruntime-gpu)"
-    if sys.platform.startswith("linux"):
-        needed = [
-            ("libcuda.so.1", "no GPU: no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded)")
-        ]
-        if device == "TensorRT":
-            needed.append(
-                ("libnvinfer.so.10", "TensorRT 10 is not installed (libnvinfer.so.10 cannot be loaded)")
-            )
-        for library, reason in needed:
-            try:
-                ctypes.CDLL(library)
-            except OSError:
-                return reason
+    missing = missing_library(tensorrt=device == "TensorRT")
+    if missing:
+        return f"no GPU: {missing}" if missing.startswith("no NVIDIA driver") else missing
     if not _runs_anything(device):
         return (
             f"ONNX Runtime cannot start its {device} provider here (CUDA 13 and cuDNN 9 libraries missing?)"
