@@ -151,6 +151,7 @@ def check_file(info: FileInfo, runtime: Runtime, unavailable: str | None = None)
             f"{runtime.name} ({row.precision}) differs from the test set by {found['max_abs']:.3g} "
             f"(relative {found['max_rel']:.3g}), beyond {info.tolerance}"
         )
+        row.advice = advise(runtime.name, row.ops, row.reason, info)  # other numbers: advice too
     row.default = _at_default(runtime, info, sets, row.precision)
     return row
 
