@@ -11,6 +11,7 @@ import click
 
 from zoo.cli.output import MAX_COUNT, FiniteFloatRange, emit_json, get_registry, table, warn
 from zoo.core.specs import LR_SCHEDULES
+from zoo.training.augment import AUGMENTATIONS
 from zoo.training.distribute import STRATEGIES
 
 
@@ -52,6 +53,11 @@ from zoo.training.distribute import STRATEGIES
     show_default=True,
     help="tf.distribute: mirrored (this machine's GPUs), multiworker (hosts in TF_CONFIG).",
 )
+@click.option(
+    "--augment",
+    type=click.Choice(tuple(AUGMENTATIONS)),
+    help="Distort the training images: none (default); affine (shift, scale, squeeze, shear; LeCun 1998).",
+)
 @click.option("--out", default="runs", show_default=True, help="Folder the run folder goes into.")
 @click.option(
     "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A hyper-parameter; repeat."
@@ -73,6 +79,7 @@ def train_command(
     seed: int,
     deterministic: bool,
     strategy: str,
+    augment: str | None,
     out: str,
     params: tuple[str, ...],
     resume_dir: str | None,
@@ -110,6 +117,7 @@ def train_command(
             verbose=verbose,
             log=log,
             on_epoch=on_epoch,
+            augment=augment,
         )
     else:
         if not name:
@@ -127,6 +135,7 @@ def train_command(
             seed=seed,
             deterministic=deterministic,
             strategy=strategy,
+            augment=augment or "none",
             out=out,
             hyperparameters=parse_assignments(params),
         )

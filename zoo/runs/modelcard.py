@@ -156,6 +156,8 @@ def _training(config: Mapping[str, Any], metrics: Mapping[str, Any], history: Ma
     keys = ("batch_size", "learning_rate", "lr_schedule", "optimizer", "loss", "seed", "deterministic")
     rows = [("epochs", "".join(_epochs(config, metrics, history)))]
     rows += [(k.replace("_", " "), _text(config[k])) for k in keys if k in config]
+    if "augment" in config:  # runs made before zoo had augmentation say nothing of it
+        rows.append(("training augmentation", _text(config.get("augment_detail") or config["augment"])))
     status = config.get("status", metrics.get("status"))
     if status is not None:
         rows.append(("status", _text(status)))

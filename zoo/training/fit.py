@@ -21,8 +21,9 @@ from typing import Any
 from zoo.core import signals
 from zoo.core.errors import TrainingInterrupted
 from zoo.core.specs import ArchitectureSpec
+from zoo.core.tasks import task
 from zoo.runs import atomic, run_folder
-from zoo.training import data, distribute, pipeline, report
+from zoo.training import augment, data, distribute, pipeline, report
 from zoo.training.evaluate import test_metrics
 from zoo.training.keras_env import import_keras
 
@@ -180,6 +181,8 @@ def _train_and_finish(session: FitSession, epochs: int, verbose: int, log: Log, 
                 int(config["seed"]),
                 session.first_epoch,
                 epochs,
+                augmentation=str(config.get("augment") or augment.NONE),  # runs before it: none
+                targets_kind=task(spec.task).targets,
             )
             val_data = (
                 pipeline.evaluation_dataset(x_val, data.targets(spec, x_val, y_val), batch_size)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.core.errors import RunFolderError
+from zoo.core.errors import InvalidOption, RunFolderError
 from zoo.core.registry import Registry
 from zoo.runs import atomic, locks, run_folder
+from zoo.training import augment as augmentation
 from zoo.training import data, distribute, models
 from zoo.training.fit import FitSession, Log, OnEpoch, TrainResult, fit, start_tensorflow, steps_per_epoch
 
@@ -22,18 +23,37 @@ def resume(
     verbose: int = 1,
     log: Log = lambda message: None,
     on_epoch: OnEpoch = lambda epoch, epochs, row: None,
+    augment: str | None = None,
 ) -> TrainResult:
     """Continue a run from its last complete epoch, up to ``epochs`` (default: as asked).
 
     The run folder is locked first, so a second ``--resume`` of it is refused at once. A run
     whose process was killed is taken as it lies: temporaries removed, the epoch that its model
     and history hold beyond state.json kept (``_epochs_saved``), and a run killed after its
-    last epoch but before its test metrics finished without training.
+    last epoch but before its test metrics finished without training. ``augment``, where given,
+    must be the run's own (config.json's): another one would make it a different run.
     """
     run = run_folder.Run.open(run_dir)
     with locks.hold_run(run.path):
         atomic.remove([p for p in atomic.leftovers(run.path) if p.is_file()])  # a killed writer's
+        _check_augment(run, augment)
         return _resume(registry, run, epochs, data_dir, verbose, log, on_epoch)
+
+
+def _check_augment(run: run_folder.Run, asked: str | None) -> None:
+    """The run's augmentation is known, and the one asked for (if any) is it; runs made before
+    zoo had augmentation record none, and had none."""
+    recorded = run.config.get("augment", augmentation.NONE)
+    if not isinstance(recorded, str) or recorded not in augmentation.AUGMENTATIONS:
+        raise RunFolderError(
+            f"{str(run.path / run_folder.CONFIG_FILE)!r} names augmentation {recorded!r}, which this zoo "
+            f"does not have (it has {', '.join(augmentation.AUGMENTATIONS)})"
+        )
+    if asked is not None and asked != recorded:
+        raise InvalidOption(
+            f"--augment {asked}: {str(run.path)!r} was trained with --augment {recorded}, and a resumed "
+            "run goes on as it started; drop --augment"
+        )
 
 
 def _resume(

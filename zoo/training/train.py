@@ -26,7 +26,7 @@ from zoo.core.registry import Registry, call
 from zoo.core.specs import LR_SCHEDULES, ArchitectureSpec
 from zoo.core.tasks import task
 from zoo.runs import atomic, locks, run_folder
-from zoo.training import data, distribute, models
+from zoo.training import augment, data, distribute, models
 from zoo.training.compile import compile_model
 from zoo.training.fit import (
     VALIDATION_SPLIT,
@@ -58,6 +58,7 @@ class TrainRequest:
     seed: int = 0
     deterministic: bool = False
     strategy: str = "none"
+    augment: str = "none"  # a name in zoo.training.augment.AUGMENTATIONS; training images only
     out: str | Path = "runs"
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
 
@@ -73,6 +74,7 @@ class _Plan:
     batch_size: int
     learning_rate: float
     schedule: str
+    augment: str
     directory: Path | None
     out: Path
 
@@ -91,6 +93,10 @@ def _plan(registry: Registry, request: TrainRequest) -> _Plan:
         raise InvalidOption(
             f"Unknown learning-rate schedule {schedule!r}. Available: {', '.join(LR_SCHEDULES)}"
         )
+    if not isinstance(request.augment, str) or request.augment not in augment.AUGMENTATIONS:
+        raise InvalidOption(
+            f"Unknown augmentation {request.augment!r}. Available: {', '.join(augment.AUGMENTATIONS)}"
+        )
     directory = data.data_dir(request.data_dir)
     distribute.check_environment(request.strategy)  # ZOO_CPU_DEVICES, TF_CONFIG: before TensorFlow starts
     out = Path(request.out)
@@ -103,6 +109,7 @@ def _plan(registry: Registry, request: TrainRequest) -> _Plan:
         batch_size=request.batch_size if request.batch_size is not None else spec.batch_size,
         learning_rate=request.learning_rate if request.learning_rate is not None else spec.learning_rate,
         schedule=schedule,
+        augment=request.augment,
         directory=directory,
         out=out,
     )
@@ -142,6 +149,8 @@ def _config(
         "learning_rate": plan.learning_rate,
         "lr_schedule": plan.schedule,
         "early_stopping": request.early_stopping,
+        "augment": plan.augment,
+        "augment_detail": augment.describe(plan.augment),
         "optimizer": "adam",
         "loss": spec.training_loss,
         "validation_split": VALIDATION_SPLIT,
