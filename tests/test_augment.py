@@ -195,3 +195,13 @@ def test_an_export_of_an_augmented_run_has_no_augmentation(affine_run):
         graph = onnx.load(str(result.path / f["file"])).graph
         ops = {node.op_type for node in graph.node}
         assert not {op for op in ops if "Random" in op or "Transform" in op or "Warp" in op}, ops
+
+
+def test_the_same_seed_gives_the_same_weights_with_augmentation(affine_run, registry, tmp_path):
+    from tests.conftest import load_model
+
+    again = _train(registry, tmp_path, "--augment", "affine")
+    plain = _train(registry, tmp_path / "plain")
+    weights = [load_model(run).get_weights() for run in (affine_run, again, plain)]
+    assert all(np.array_equal(a, b) for a, b in zip(weights[0], weights[1], strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(weights[0], weights[2], strict=True))
