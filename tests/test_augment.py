@@ -163,6 +163,14 @@ def test_resume_keeps_the_augmentation_and_its_epoch_two(registry, tmp_path, mon
     assert refused.exit_code == 2
     assert refused.stderr.strip().count("\n") == 0 and "trained with --augment affine" in refused.stderr
 
+    config_file = run / "config.json"
+    config = config_file.read_text()
+    config_file.write_text(config.replace('"augment": "affine"', '"augment": "elastik"'))
+    damaged = invoke(registry, "train", "--resume", str(run), "--epochs", "2")
+    assert damaged.exit_code == 2 and damaged.stderr.strip().count("\n") == 0
+    assert "names augmentation 'elastik', which this zoo does not have" in damaged.stderr
+    config_file.write_text(config)
+
     seen = []
     real = pipeline.training_dataset
 
