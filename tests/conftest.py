@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -48,6 +49,18 @@ def make_registry(*extra: tuple[str, object], strict: bool = True, warn=None) ->
     for name, plugin in extra:
         host.add(plugin, PluginRecord(name=name))
     return host.build_registry()
+
+
+def pytest_configure(config):
+    """Signals as a terminal gives them. A shell starts a background job (``bash .ci/run &``) with
+    SIGINT ignored, and ``nohup`` ignores SIGHUP; zoo, like Python, keeps a signal ignored that it
+    was started with, and children inherit it, so the tests that send signals would see nothing."""
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    if hasattr(signal, "SIGHUP"):
+        defaults[signal.SIGHUP] = signal.SIG_DFL
+    for signum, handler in defaults.items():
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture(autouse=True)
