@@ -8,13 +8,13 @@ verify``, ``zoo bench RUN`` and the model card all find the files through these 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from zoo.core.errors import ModelFileError, RunFolderError, UnsafeModelFile
 from zoo.runs.onnx_trust import outside_reason
+from zoo.runs.onnx_trust import sha256_of as sha256
 
 DEFAULT_EXPORTER = "onnx"
 MANIFEST_FILE = "manifest.json"
@@ -80,14 +80,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
                 f"{str(path)!r} lists {str(entry['file'])!r}, {reason}: zoo reads only files in its folder"
             )
     return manifest
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def made_from(run_dir: Path, epochs_completed: int | None) -> dict[str, Any]:
