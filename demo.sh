@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 if [ ! -x .venv/bin/zoo ]; then
   "${PYTHON:-python3}" -m venv .venv
   .venv/bin/pip install -qq --upgrade pip
-  .venv/bin/pip install -qq -e ".[dev]"
+  .venv/bin/pip install -qq -e ".[dev,openvino,opencv]"  # the extras: zoo verify's other runtimes
 fi
 zoo=.venv/bin/zoo
 "$zoo" list
