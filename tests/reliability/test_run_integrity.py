@@ -51,6 +51,12 @@ def _train(*args: str) -> Path:
     return Path(result.stdout.strip().splitlines()[-1])
 
 
+def _lenet5_on(photos: Path, out: Path) -> tuple[str, ...]:
+    """``zoo train`` arguments: one epoch of LeNet-5 on a two-class folder dataset."""
+    dataset = f"folder:{photos}"
+    return ("lenet5", "--dataset", dataset, "-p", "num_classes=2", "--epochs", "1", "--out", str(out))
+
+
 def _dense(tmp_path: Path, epochs: int = 1) -> Path:
     out = tmp_path / "runs"
     return _train(
@@ -88,17 +94,7 @@ def test_a_relative_path_of_an_older_run_and_classes_that_changed_are_refused(tm
     """Fails if: an older run's relative `folder:photos` is read from wherever zoo starts, or a
     folder whose classes are no longer config.json's is evaluated, resumed or calibrated on."""
     photos = _photos(tmp_path / "photos", ("a", "b"))
-    run = _train(
-        "lenet5",
-        "--dataset",
-        f"folder:{photos}",
-        "-p",
-        "num_classes=2",
-        "--epochs",
-        "1",
-        "--out",
-        str(tmp_path / "runs"),
-    )
+    run = _train(*_lenet5_on(photos, tmp_path / "runs"))
     monkeypatch.chdir(tmp_path)
     _edit_config(run, dataset="folder:photos")  # as runs were recorded before
     config = str(run / runs.CONFIG_FILE)
@@ -266,21 +262,7 @@ def test_a_folder_leaving_no_training_image_after_the_split_is_refused_before_tr
     10% is held out for validation, and the run ends 'complete'."""
     photos = _photos(tmp_path / "photos", ("a",), per_class=2)
     out = tmp_path / "runs"
-    line = _one_line(
-        invoke(
-            REGISTRY,
-            "train",
-            "lenet5",
-            "--dataset",
-            f"folder:{photos}",
-            "-p",
-            "num_classes=2",
-            "--epochs",
-            "1",
-            "--out",
-            str(out),
-        )
-    )
+    line = _one_line(invoke(REGISTRY, "train", *_lenet5_on(photos, out)))
     assert line == (
         f"zoo: error: Dataset 'folder:{photos}' has 1 training image(s), too few: training needs at least 2 "
         "(10% of them are held out for validation)"
