@@ -15,6 +15,9 @@ What is here:
 
 - ``hookimpl`` and the specs a hook registers: ``ArchitectureSpec``, ``HyperParameter``,
   ``DatasetSpec``, ``ExporterSpec``; ``Task`` and ``task`` say what a spec's task means;
+- ``TestSplit`` and ``Evaluation``, what an architecture's evaluator receives and returns, and
+  ``figure`` (a pyplot-free matplotlib Figure) and ``image_grid`` (rows of images) to draw its
+  figures with;
 - ``ExportJob``, what an exporter receives, and the export folder's names
   (``MANIFEST_FILE``, ``TEST_DATA``, ``FULL``, ``stage_file``, ``stage_test_set``,
   ``read_manifest``);
@@ -56,6 +59,7 @@ from zoo.core.errors import (
     UnsafeModelFile,
     ZooError,
 )
+from zoo.core.evaluation import Evaluation, TestSplit
 from zoo.core.hookspecs import hookimpl
 from zoo.core.settings import positive_number as limit
 from zoo.core.specs import ArchitectureSpec, DatasetSpec, ExporterSpec, HyperParameter
@@ -66,6 +70,7 @@ from zoo.runs.onnx_trust import check_external_data, outside_reason, sha256_of
 
 if TYPE_CHECKING:
     from zoo.checks.testing import parametrize_with_checks
+    from zoo.runs.plots import figure, image_grid
     from zoo.runtimes import compare, testsets
     from zoo.training.data import load_dataset, readable_folder, segmentation_masks
 
@@ -75,6 +80,8 @@ _ON_FIRST_USE = {
     "readable_folder": "zoo.training.data",
     "segmentation_masks": "zoo.training.data",
     "parametrize_with_checks": "zoo.checks.testing",
+    "figure": "zoo.runs.plots",
+    "image_grid": "zoo.runs.plots",
 }
 
 __all__ = [
@@ -84,6 +91,7 @@ __all__ = [
     "ArchitectureSpec",
     "DatasetSpec",
     "DatasetUnavailable",
+    "Evaluation",
     "ExportJob",
     "ExportValidationError",
     "ExporterSpec",
@@ -96,12 +104,15 @@ __all__ = [
     "PluginError",
     "ShapeMismatch",
     "Task",
+    "TestSplit",
     "UnsafeModelFile",
     "ZooError",
     "__version__",
     "check_external_data",
     "compare",
+    "figure",
     "hookimpl",
+    "image_grid",
     "limit",
     "load_dataset",
     "outside_reason",

@@ -193,6 +193,11 @@ class ArchitectureSpec:
     ``pretrain(model, x, hyperparameters=..., batch_size=..., learning_rate=..., log=...)`` with
     the training images (for greedy layer-wise pre-training); it returns a dict of figures for
     the run's metrics.
+    ``evaluator``, optional, is a ``"module:attr"`` called after training and by ``zoo evaluate``
+    as ``evaluate(model, test, settings)``: the trained model, the test split
+    (``zoo.core.evaluation.TestSplit``) and the run's config.json; it returns a
+    ``zoo.core.evaluation.Evaluation`` (metrics, figures, lines for the model card) that shows
+    what the architecture is for.
     """
 
     name: str
@@ -212,6 +217,7 @@ class ArchitectureSpec:
     loss: str = ""
     parameters: int | None = None
     pretrainer: str = ""
+    evaluator: str = ""
     plugin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -225,6 +231,8 @@ class ArchitectureSpec:
         found += _ref_problem("builder", self.builder)
         if self.pretrainer:
             found += _ref_problem("pretrainer", self.pretrainer)
+        if self.evaluator:
+            found += _ref_problem("evaluator", self.evaluator)
         if not isinstance(self.family, str) or self.family not in FAMILIES:
             found.append(f"family {self.family!r} is not one of {', '.join(FAMILIES)}")
         if not isinstance(self.task, str) or self.task not in TASKS:

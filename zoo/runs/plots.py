@@ -233,6 +233,17 @@ def _count(count: int, *arrays: np.ndarray) -> int:
     return shown
 
 
+def image_grid(rows: Sequence[tuple[str, Any]], title: str, count: int = 10) -> Figure:
+    """A figure of images: one row per ``(label, images)``, the first ``count`` of each in
+    columns (the same index is the same sample). Images are (N, H, W), (N, H, W, 1) or
+    (N, H, W, 3) in [0, 1]. For evaluators: ``zoo.api.image_grid``."""
+    if not rows:
+        raise ValueError("image_grid needs at least one row")
+    arrays = [(str(label), _as_images(images, f"row {label!r}")) for label, images in rows]
+    shown = _count(count, *(a for _, a in arrays))
+    return _grid(arrays, shown, title, lambda ax, image, _row: _show_image(ax, image))
+
+
 def reconstructions_png(
     originals: Any, reconstructions: Any, path: str | os.PathLike[str], title: str, count: int = 10
 ) -> Path:
@@ -241,14 +252,7 @@ def reconstructions_png(
     y = _as_images(reconstructions, "reconstructions")
     if x.shape[1:] != y.shape[1:]:
         raise ValueError(f"originals are {x.shape[1:]} but reconstructions are {y.shape[1:]}")
-    shown = _count(count, x, y)
-    fig = _grid(
-        [("original", x), ("reconstruction", y)],
-        shown,
-        title,
-        lambda ax, image, _row: _show_image(ax, image),
-    )
-    return save(fig, path)
+    return save(image_grid([("original", x), ("reconstruction", y)], title, count), path)
 
 
 def _class_colours(num_classes: int) -> Any:

@@ -3,7 +3,8 @@
 A run folder holds ``model.keras`` (the last complete epoch, with its optimizer state, so
 training can resume), ``config.json`` (architecture, hyper-parameters, dataset, seed,
 versions), ``state.json`` (running, interrupted or complete; epochs done), ``history.json`` and
-``history.csv`` (per epoch), ``metrics.json`` (test metrics), ``samples.npz`` (a few real test
+``history.csv`` (per epoch), ``metrics.json`` (test metrics and the evaluations' figures),
+``evaluation.json`` (what each evaluation found, for the card), ``samples.npz`` (a few real test
 inputs, preprocessed, so export and bench need no dataset), plots and a ``README.md`` model
 card. The folder appears, complete enough to resume, once the model is built; from then on
 every file in it is replaced atomically.
@@ -37,6 +38,8 @@ METRICS_FILE = "metrics.json"
 SAMPLES_FILE = "samples.npz"
 STATE_FILE = "state.json"
 HISTORY_CSV = "history.csv"
+# What the run's evaluations found (zoo.training.evaluators): a record per evaluation.
+EVALUATION_FILE = "evaluation.json"
 REQUIRED = (MODEL_FILE, CONFIG_FILE, SAMPLES_FILE)
 SAMPLE_COUNT = 64  # real test inputs kept in samples.npz, so that export and bench need no dataset
 STATUSES = ("running", "interrupted", "failed", "complete")
@@ -191,6 +194,16 @@ class Run:
         metrics = _read_json(path) if path.is_file() else {}
         _check_object(path, metrics, {}, ())
         return metrics
+
+    @property
+    def evaluation(self) -> list[dict[str, Any]]:
+        """The records of the run's evaluations (empty for runs from before them)."""
+        path = self.path / EVALUATION_FILE
+        record = _read_json(path) if path.is_file() else {}
+        sections = record.get("sections", []) if isinstance(record, dict) else None
+        if not isinstance(sections, list) or not all(isinstance(s, dict) for s in sections):
+            raise RunFolderError(f"{str(path)!r} is not a JSON object with a list of 'sections'")
+        return sections
 
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
         """The real test inputs (preprocessed as in training) and their labels."""
