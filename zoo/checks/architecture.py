@@ -1,12 +1,14 @@
 """The checks of an architecture: its default dataset, its builder, its parts, its parameter
-count, one training step, and its export. Its spec was checked when it registered."""
+count, one training step, its export, and its evaluator. Its spec was checked when it
+registered."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
-from zoo.checks.check import CheckFailed, CheckSkipped, callables, hint
+from zoo.checks.check import CheckFailed, CheckSkipped, callables, hint, said
 from zoo.checks.subjects import ArchitectureSubject, verified
 from zoo.core.errors import PluginError
 from zoo.core.registry import owner
@@ -32,7 +34,8 @@ def default_dataset(subject: ArchitectureSubject) -> str:
 
 def references_resolve(subject: ArchitectureSubject) -> str:
     spec = subject.spec
-    return callables(spec, [spec.builder, *([spec.pretrainer] if spec.pretrainer else [])])
+    optional = [ref for ref in (spec.pretrainer, spec.evaluator) if ref]
+    return callables(spec, [spec.builder, *optional])
 
 
 def builds(subject: ArchitectureSubject) -> str:
@@ -226,9 +229,82 @@ def exports(subject: ArchitectureSubject) -> str:
     return said
 
 
+# What fit.py writes into metrics.json besides Keras' test_ metrics and zoo's train_ figures,
+# which an evaluation may not reuse.
+ZOO_METRICS = ("epochs_completed", "stopped_early", "replicas")
+
+
+def evaluates(subject: ArchitectureSubject) -> str:
+    """The evaluator called as a run calls it: on the model built from the defaults (untrained),
+    a small test split and the settings of a default run; what it returns is then held to the
+    rules zoo records an evaluation by, and each figure drawn to PNG."""
+    from zoo.core.evaluation import problems
+    from zoo.core.registry import call
+
+    spec = subject.spec
+    if not spec.evaluator:
+        raise CheckSkipped("no evaluator")
+    model = subject.model()
+    split, settings = subject.test_split(), MappingProxyType(subject.settings())
+    taken_metrics, taken_figures = _taken(subject, model, split, settings)
+    try:
+        result = call(spec, spec.evaluator, model, split, settings)
+    except Exception as exc:
+        raise CheckFailed(said(exc)) from exc
+    found = "; ".join(problems(result, taken_metrics, taken_figures))
+    if found.startswith("returned "):
+        raise CheckFailed(f"{spec.evaluator} {found}")
+    if found:
+        raise CheckFailed(f"{spec.evaluator}'s Evaluation cannot be recorded: {found}")
+    for name, fig in result.figures.items():
+        _render(spec.evaluator, name, fig)
+    return _described(result, len(split.x))
+
+
+def _taken(subject: ArchitectureSubject, model: Any, split: Any, settings: Any) -> tuple[set[str], set[str]]:
+    """The metric and figure names a run records before the evaluator's: zoo's own, and those
+    of its task's evaluation (which comes first)."""
+    from zoo.training import evaluators, task_evaluators
+
+    metrics, figures = set(ZOO_METRICS), set(evaluators.ZOO_FIGURES)
+    try:
+        task_evaluation = task_evaluators.evaluate(subject.spec, model, split, settings)
+        metrics |= set(task_evaluation.metrics)
+        figures |= set(task_evaluation.figures)
+    except Exception:  # zoo's own evaluation, tested with zoo: not the plugin's to fail on
+        pass
+    return metrics, figures
+
+
+def _render(evaluator: str, name: str, fig: Any) -> None:
+    import io
+
+    try:
+        fig.savefig(io.BytesIO(), format="png")
+    except Exception as exc:
+        raise CheckFailed(f"{evaluator}'s figure {name!r} does not draw to PNG: {said(exc)}") from exc
+
+
+def _described(result: Any, images: int) -> str:
+    def listed(names: list[str]) -> str:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        return f" ({shown})" if names else ""
+
+    metrics, figures = list(result.metrics), list(result.figures)
+    return (
+        f"{len(metrics)} metric{'s' * (len(metrics) != 1)}{listed(metrics)}, "
+        f"{len(figures)} figure{'s' * (len(figures) != 1)}{listed(figures)}, "
+        f"{len(result.lines)} card line{'s' * (len(result.lines) != 1)}, on {images} synthetic images"
+    )
+
+
 CHECKS: tuple[tuple[str, str, Callable[[ArchitectureSubject], str | None]], ...] = (
     ("default-dataset", "the default dataset is registered", default_dataset),
-    ("resolves", "the builder (and pretrainer) import and are callable", references_resolve),
+    (
+        "resolves",
+        "the builder (and pretrainer, evaluator) import and are callable",
+        references_resolve,
+    ),
     ("builds", "the model builds from the defaults, with the declared input shape", builds),
     ("builds-varied", "the model builds with non-default hyper-parameters", builds_varied),
     ("parts-exist", "each declared part is a Keras sub-model of the model", parts_exist),
@@ -242,4 +318,9 @@ CHECKS: tuple[tuple[str, str, Callable[[ArchitectureSubject], str | None]], ...]
     ("parameters", "the declared parameter count is the model's", parameter_count),
     ("train-step", "one training step on synthetic data lowers the loss", training_step),
     ("export", "the ONNX export passes: every file matches Keras, and the chain of parts", exports),
+    (
+        "evaluates",
+        "the evaluator returns an Evaluation zoo can record, its figures drawn to PNG",
+        evaluates,
+    ),
 )

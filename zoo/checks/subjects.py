@@ -16,6 +16,7 @@ from zoo.core.tasks import task
 
 SYNTHETIC = "synthetic"  # the built-in dataset that makes images to fit any architecture
 SEED = 0
+EVALUATED = 32  # synthetic test images an evaluator is checked on
 
 
 class _Pieces:
@@ -97,6 +98,57 @@ class ArchitectureSubject(_Pieces):
         elif kind == "masks" and classes:
             y = y % max(classes - 1, 1)  # class 0 is the background; a digit d is class d + 1
         return x, y
+
+    def test_split(self, count: int = EVALUATED) -> Any:
+        """``count`` synthetic images as an evaluator's ``TestSplit``, labelled by cycling through
+        the classes of the default dataset (10 where it declares none), as many as the model
+        outputs, so that every class is there to be measured."""
+        import numpy as np
+
+        from zoo.core.evaluation import TestSplit
+
+        x, _ = self.synthetic(count)
+        dataset = self.registry.datasets.get(self.spec.default_dataset.partition(":")[0])
+        names = tuple(dataset.class_names) if dataset else ()
+        classes = (dataset.num_classes if dataset else 0) or len(names) or 10
+        outputs = self.model().output_shape[-1]
+        kind = task(self.spec.task).targets
+        if kind == "labels" and outputs:
+            classes = min(classes, outputs)
+        elif kind == "masks" and outputs:
+            classes = min(classes, max(outputs - 1, 1))
+        y = np.arange(len(x)) % classes
+        return TestSplit(np.asarray(x, dtype=np.float32), y, names[:classes])
+
+    def settings(self) -> dict[str, Any]:
+        """What a run's config.json would say of a run with every default (seed 0): the
+        ``settings`` an evaluator receives."""
+        from zoo.core.hparams import validate
+        from zoo.training import augment, data
+        from zoo.training.train import describe_run
+
+        spec, split = self.spec, self.test_split()
+        arrays = data.Arrays(split.x, split.y, split.x, split.y, class_names=split.class_names)
+        plugin = next((p for p in self.registry.plugins if p.name == spec.plugin), None)
+        return {
+            **describe_run(spec, validate(spec, {}), spec.default_dataset, arrays),
+            "plugin_version": plugin.version if plugin else None,
+            "data_dir": None,
+            "epochs": spec.epochs,
+            "batch_size": spec.batch_size,
+            "learning_rate": spec.learning_rate,
+            "lr_schedule": spec.lr_schedule,
+            "early_stopping": 0,
+            "augment": "none",
+            "augment_detail": augment.describe("none"),
+            "optimizer": "adam",
+            "loss": spec.training_loss,
+            "validation_split": data.VALIDATION_SPLIT,
+            "seed": SEED,
+            "deterministic": False,
+            "strategy": "none",
+            "replicas": 1,
+        }
 
     def export(self, exporter: str) -> Any:
         """The untrained model exported by ``exporter`` (an ``ExportResult``)."""
