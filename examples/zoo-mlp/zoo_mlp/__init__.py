@@ -1,4 +1,5 @@
-"""An example zoo plugin: registers the ``mlp`` architecture (the model is in model.py)."""
+"""An example zoo plugin: registers the ``mlp`` architecture (the model is in model.py, its
+evaluation, how far its confidence can be trusted, in evaluate.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ def zoo_register_architectures(register):
         ArchitectureSpec(
             name="mlp",
             builder="zoo_mlp.model:build",
+            evaluator="zoo_mlp.evaluate:evaluate",
             family="classifier",
             task="classification",
             input_shape=(28, 28, 1),
