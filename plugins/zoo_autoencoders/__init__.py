@@ -110,6 +110,7 @@ def zoo_register_architectures(register):
                 "weight", 0.1, "weight of the penalty in the loss", type=float, minimum=0.0, maximum=1e4
             ),
             parameters=1_607_440,
+            evaluator="zoo_autoencoders.evaluate:evaluate_sparse",
         )
     )
     register(
@@ -131,6 +132,7 @@ def zoo_register_architectures(register):
             ),
             ACTIVATION,
             parameters=435_536,
+            evaluator="zoo_autoencoders.evaluate:evaluate_denoising",
         )
     )
     register(
@@ -180,5 +182,6 @@ def zoo_register_architectures(register):
             # than they lowered the reconstruction loss on 5 of 6 seeds; 5e-4 lowered both.
             learning_rate=5e-4,
             parameters=829_232,
+            evaluator="zoo_autoencoders.evaluate:evaluate_vae",
         )
     )
