@@ -124,6 +124,7 @@ AUTOENCODER_RUN_FILES = frozenset(
         "history.json",
         "history.csv",
         "metrics.json",
+        "evaluation.json",
         "samples.npz",
         "history.png",
         "reconstructions.png",

@@ -109,7 +109,8 @@ def run_row(run: Run) -> dict[str, Any]:
     bytes of its archive."""
     from zoo.runs.run_folder import MODEL_FILE, recorded_architecture
 
-    state, metrics, config = run.state, run.metrics, run.config
+    state, metrics, config, sections = run.state, run.metrics, run.config, run.evaluation
+    evaluated = {k: v for section in sections for k, v in (section.get("metrics") or {}).items()}
     known = TASKS.get(str(config.get("task")))  # a hand-edited config may name none
     headline = known.headline if known else "test_loss"
     value = metrics.get(headline)
@@ -128,8 +129,20 @@ def run_row(run: Run) -> dict[str, Any]:
         "epochs": state.get("epochs"),
         "result": f"{headline.removeprefix('test_')} {value:.4g}" if _is_number(value) else "-",
         "metrics": {k: v for k, v in metrics.items() if k.startswith("test_")},
+        "evaluation": evaluated,
+        "evaluation_headline": _evaluation_headline(sections),
         "created": config.get("created"),
     }
+
+
+def _evaluation_headline(sections: list[dict[str, Any]]) -> str | None:
+    """The architecture's evaluator's headline metric, else the task evaluation's: ``psnr_gain_db 8.9``."""
+    for section in reversed(sections):
+        name = section.get("headline")
+        value = (section.get("metrics") or {}).get(name) if name else None
+        if _is_number(value):
+            return f"{name} {value:.4g}"
+    return None
 
 
 def dataset_row(spec: DatasetSpec) -> dict[str, Any]:

@@ -160,7 +160,8 @@ def train_command(
 @click.argument("folder", default="runs")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, for machines.")
 def runs_command(folder: str, as_json: bool) -> None:
-    """The run folders in FOLDER: architecture, dataset, status, epochs, test metrics."""
+    """The run folders in FOLDER: architecture, dataset, status, epochs, test metrics, and the
+    headline of their evaluation."""
     from zoo.cli.describe import run_row
     from zoo.runs.run_folder import find_runs
 
@@ -174,6 +175,7 @@ def runs_command(folder: str, as_json: bool) -> None:
     if not rows:
         click.echo(f"No run folders in {folder!r}.", err=True)
         return
+    evaluated = any(r["evaluation_headline"] for r in rows)
     cells = [
         [
             r["name"],
@@ -182,35 +184,70 @@ def runs_command(folder: str, as_json: bool) -> None:
             r["status"],
             f"{r['epochs_completed']}/{r['epochs']}",
             r["result"],
+            *([r["evaluation_headline"] or "-"] if evaluated else []),
             r["created"],
         ]
         for r in rows
     ]
-    click.echo(table(cells, ["RUN", "ARCHITECTURE", "DATASET", "STATUS", "EPOCHS", "TEST", "CREATED"]))
+    header = ["RUN", "ARCHITECTURE", "DATASET", "STATUS", "EPOCHS", "TEST"]
+    click.echo(table(cells, [*header, *(["EVALUATION"] if evaluated else []), "CREATED"]))
 
 
 @click.command("evaluate")
 @click.argument("run_dir")
 @click.option("--data-dir", help="Folder with dataset files (default: the run's) [env: ZOO_DATA_DIR].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder for the evaluations' figures (default: RUN_DIR/evaluation; replaced whole).",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON object, for machines.")
 @click.pass_context
-def evaluate_command(ctx: click.Context, run_dir: str, data_dir: str | None, as_json: bool) -> None:
-    """Re-compute a run's test metrics from model.keras and its dataset's test split."""
+def evaluate_command(
+    ctx: click.Context, run_dir: str, data_dir: str | None, out: str | None, as_json: bool
+) -> None:
+    """Re-compute a run's test metrics and its evaluations (figures included) from model.keras
+    and its dataset's test split, next to what training recorded."""
+    from zoo.core.errors import EvaluationFailed
     from zoo.training.evaluate import evaluate_run
 
-    report = evaluate_run(get_registry(ctx), run_dir, data_dir=data_dir)
+    report = evaluate_run(get_registry(ctx), run_dir, data_dir=data_dir, out=out)
     if as_json:
         emit_json(report)
-        return
+    else:
+        _print_evaluation(report)
+    if report["errors"]:
+        more = f" (and {len(report['errors']) - 1} more)" if len(report["errors"]) > 1 else ""
+        raise EvaluationFailed(report["errors"][0] + more)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"{value:.6g}"
+    if isinstance(value, dict):  # per class: the spread, the values are in --json and the card
+        numbers = [v for v in value.values() if isinstance(v, (int, float))]
+        return f"{len(value)} values, {min(numbers):.4g} to {max(numbers):.4g}" if numbers else "-"
+    return str(value)
+
+
+def _print_evaluation(report: dict) -> None:
     click.echo(
         f"{report['run']}: {report['architecture']} on {report['dataset']} "
         f"({report['test_samples']:,} test images, {report['epochs_completed']} epochs, {report['status']})"
     )
     rows = [
-        [name, f"{value:.6g}", "-" if report["recorded"][name] is None else f"{report['recorded'][name]:.6g}"]
-        for name, value in report["metrics"].items()
+        [name, _cell(value), _cell(recorded[name])]
+        for now, recorded in (
+            (report["metrics"], report["recorded"]),
+            (report["evaluation"], report["evaluation_recorded"]),
+        )
+        for name, value in now.items()
     ]
     click.echo(table(rows, ["METRIC", "NOW", "RECORDED"]))
+    if report["figure_files"]:
+        click.echo(f"figures in {report['figures']}: {', '.join(report['figure_files'])}")
 
 
 COMMANDS = (train_command, runs_command, evaluate_command)

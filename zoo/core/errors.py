@@ -112,6 +112,13 @@ class ExportValidationError(ZooError):
     exit_code = 1
 
 
+class EvaluationFailed(ZooError):
+    """An evaluation of a run could not be made or recorded (an evaluator that raised, or
+    returned what zoo cannot record); what the others found was reported before."""
+
+    exit_code = 1
+
+
 class PluginError(ZooError):
     """A plugin that does not keep the contract (a builder that cannot be found, say)."""
 

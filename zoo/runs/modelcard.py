@@ -10,13 +10,13 @@ import json
 import math
 import os
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from zoo.core.errors import RunFolderError
 from zoo.runs import atomic, exports
-from zoo.runs.run_folder import CONFIG_FILE, HISTORY_FILE, METRICS_FILE
+from zoo.runs.run_folder import CONFIG_FILE, EVALUATION_FILE, HISTORY_FILE, METRICS_FILE
 
 README_FILE = "README.md"
 # Metrics shown in their own sections rather than among the results.
@@ -188,7 +188,9 @@ def _final_epoch(history: Mapping[str, Any]) -> list[str]:
     return ["", "Last epoch:", "", "| metric | training | validation |", "|---|---|---|", *rows]
 
 
-def _results(metrics: Mapping[str, Any], history: Mapping[str, Any]) -> list[str]:
+def _results(
+    metrics: Mapping[str, Any], history: Mapping[str, Any], evaluated: Collection[str] = ()
+) -> list[str]:
     tests = [(f"`{k.removeprefix('test_')}`", _text(v)) for k, v in _test_metrics(metrics)]
     lines = ["## Results", ""]
     lines += _table(("test metric", "value"), tests) or ["No test metrics were recorded."]
@@ -205,6 +207,7 @@ def _results(metrics: Mapping[str, Any], history: Mapping[str, Any]) -> list[str
         for k, v in metrics.items()
         if not k.startswith("test_")
         and k not in _SHOWN_ELSEWHERE
+        and k not in evaluated
         and k not in ("train_seconds", "train_samples_per_s")
     ]
     if speed or other:
@@ -212,14 +215,58 @@ def _results(metrics: Mapping[str, Any], history: Mapping[str, Any]) -> list[str
     return lines + _final_epoch(history)
 
 
+def _image(plot: str) -> str:
+    link = PurePosixPath(str(plot).replace(os.sep, "/"))
+    return f"![{link.stem.replace('-', ' ')}]({str(link).replace(' ', '%20')})"
+
+
 def _plots(plots: Sequence[str]) -> list[str]:
     if not plots:
         return []
     lines = ["## Plots", ""]
     for plot in plots:
-        link = PurePosixPath(str(plot).replace(os.sep, "/"))
-        lines += [f"![{link.stem.replace('-', ' ')}]({str(link).replace(' ', '%20')})", ""]
+        lines += [_image(plot), ""]
     return lines[:-1]
+
+
+def _by(section: Mapping[str, Any]) -> str:
+    evaluator, plugin = str(section.get("evaluator", "")), section.get("plugin")
+    if evaluator.startswith("task:"):
+        return f"zoo, for every {evaluator.removeprefix('task:')} model"
+    return f"plugin `{plugin}`, `{evaluator}`" if plugin else f"`{evaluator}`"
+
+
+def _per_name_table(maps: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Mappings sharing their names (per class) side by side: a row per name, a column each."""
+    names = list(dict.fromkeys(name for values in maps.values() for name in values))
+    lines = ["| " + " | ".join(["", *(f"`{m}`" for m in maps)]) + " |", "|---" * (len(maps) + 1) + "|"]
+    lines += ["| " + " | ".join([_text(n), *(_text(v.get(n)) for v in maps.values())]) + " |" for n in names]
+    return lines
+
+
+def _evaluation(sections: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What each evaluation found: its metrics, its own lines and its figures."""
+    if not sections:
+        return []
+    lines = ["## Evaluation"]
+    for section in sections:
+        title = section.get("title") or str(section.get("evaluator", "evaluation")).removeprefix("task:")
+        lines += ["", f"### {_text(title)}", "", f"By {_by(section)}."]
+        if section.get("error"):
+            lines += ["", f"**The evaluation failed:** {_text(section['error'])}"]
+            continue
+        metrics = section.get("metrics") or {}
+        scalars = [(f"`{k}`", _text(v)) for k, v in metrics.items() if not isinstance(v, Mapping)]
+        maps = {k: v for k, v in metrics.items() if isinstance(v, Mapping)}
+        if scalars:
+            lines += ["", *_table(("metric", "value"), scalars)]
+        if maps:
+            lines += ["", *_per_name_table(maps)]
+        if section.get("lines"):
+            lines += ["", *(str(line) for line in section["lines"])]
+        for figure in section.get("figures") or []:
+            lines += ["", _image(figure)]
+    return lines
 
 
 def _onnx(manifest: Mapping[str, Any] | None, stale: str | None = None, run: str = "RUN") -> list[str]:
@@ -344,14 +391,18 @@ def render(
     *,
     run: str | os.PathLike[str] | None = None,
     stale: str | None = None,
+    evaluation: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """The model card as Markdown.
 
     ``plots`` are paths relative to the run folder; ``run`` is the run folder as the user names it
     in commands (its last component is the card's title); without it the commands say ``RUN``.
     ``stale`` says why the export no longer shows the run's model (``exports.stale_reason``).
+    ``evaluation`` is evaluation.json's sections; their figures are shown with them, not under Plots.
     """
     config, metrics, history = config or {}, metrics or {}, history or {}
+    evaluated = {name for section in evaluation for name in section.get("metrics") or {}}
+    figures = {name for section in evaluation for name in section.get("figures") or []}
     run_text = str(run) if run is not None else "RUN"
     name = Path(run_text).name if run is not None else None
     title = config.get("architecture") or "model"
@@ -361,8 +412,9 @@ def render(
         _architecture(config),
         _data(config, metrics),
         _training(config, metrics, history),
-        _results(metrics, history),
-        _plots(plots),
+        _results(metrics, history, evaluated),
+        _evaluation(evaluation),
+        _plots([p for p in plots if PurePosixPath(str(p).replace(os.sep, "/")).name not in figures]),
         _onnx(manifest, stale, run_text),
         _versions(config),
         _usage(run_text),
@@ -393,8 +445,9 @@ def write(
     """Render the card and write ``run_dir/README.md`` atomically; returns its path.
 
     What is not handed in is read from ``run_dir`` (config, metrics, history, ``*.png``,
-    ``onnx/manifest.json``), so an export can refresh the card with ``write(run_path)``. While the
-    run is still being written to a temporary folder, pass ``run`` as its final path. An export
+    ``onnx/manifest.json``; evaluation.json always), so an export can refresh the card with
+    ``write(run_path)``. While the run is still being written to a temporary folder, pass ``run``
+    as its final path. An export
     read from ``onnx/`` that the run's model has moved on from (a resumed run) is shown as stale.
     """
     run_dir = Path(run_dir)
@@ -413,6 +466,9 @@ def write(
         stale = exports.stale_reason(run_dir, exports.run_export(run_dir)) if manifest else None
     path = run_dir / README_FILE
     shown = run if run is not None else run_dir
-    text = render(config, metrics, history, plots, manifest, run=shown, stale=stale)
+    record = _read(run_dir / EVALUATION_FILE)
+    sections = record.get("sections") if isinstance(record, dict) else None
+    evaluation = [s for s in sections if isinstance(s, Mapping)] if isinstance(sections, list) else []
+    text = render(config, metrics, history, plots, manifest, run=shown, stale=stale, evaluation=evaluation)
     atomic.write_text(path, text)
     return path

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from zoo.core import evaluation as contract
-from zoo.core.errors import USER_ERRNOS, ZooError
+from zoo.core.errors import USER_ERRNOS, EvaluationFailed, PluginCodeError, ZooError
 from zoo.core.registry import call
 from zoo.core.specs import ArchitectureSpec
 from zoo.runs import atomic, plots
@@ -52,10 +52,18 @@ class Outcome:
         return [section["error"] for section in self.sections if section["error"]]
 
 
-def _failure(exc: BaseException) -> str:
-    if isinstance(exc, ZooError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+def _failure(exc: BaseException, evaluator: str, plugin: str) -> str:
+    """Who failed and how, in one line: ``plugin 'p' (mod:attr): ValueError: ...``."""
+    who = (
+        f"plugin {plugin!r} ({evaluator})"
+        if plugin
+        else f"zoo's {evaluator.removeprefix('task:')} evaluation"
+    )
+    if isinstance(exc, PluginCodeError):
+        exc = exc.error
+    elif isinstance(exc, ZooError):  # says itself what is wrong, as a user's mistake does
+        return f"{who}: {exc}"
+    return f"{who}: {type(exc).__name__}: {exc}"
 
 
 def run(
@@ -101,8 +109,7 @@ def run(
             result = evaluate()
             problems = contract.problems(result, metric_names, figure_names)
             if problems:
-                who = f"plugin {plugin!r} ({evaluator})" if plugin else evaluator
-                raise ZooError(f"the evaluation of {who} cannot be recorded: {'; '.join(problems)}")
+                raise EvaluationFailed(f"what it returned cannot be recorded: {'; '.join(problems)}")
             for name, fig in result.figures.items():
                 plots.save(fig, folder / name)
                 section["figures"].append(name)
@@ -115,21 +122,17 @@ def run(
         except OSError as exc:  # a full disk is the user's to hear of, as everywhere else
             if exc.errno in USER_ERRNOS:
                 raise
-            section["error"] = _failure(exc)
+            section["error"] = _failure(exc, evaluator, plugin)
         except Exception as exc:
-            section["error"] = _failure(exc)
+            section["error"] = _failure(exc, evaluator, plugin)
         if section["error"]:
-            warn(f"the evaluation of {spec.name!r} ({_who(evaluator, plugin)}) failed: {section['error']}")
+            warn(f"the evaluation of {spec.name!r} failed: {section['error']}")
         metric_names.update(section["metrics"])
         figure_names.update(section["figures"])
         outcome.sections.append(section)
     folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(folder / EVALUATION_FILE, {"sections": outcome.sections})
     return outcome
-
-
-def _who(evaluator: str, plugin: str) -> str:
-    return f"plugin {plugin!r}, {evaluator}" if plugin else evaluator
 
 
 def _plain(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Fit a model in its run folder, epoch by epoch, and finish the run: test metrics, plots, the
-model card, and ``complete`` in state.json last.
+"""Fit a model in its run folder, epoch by epoch, and finish the run: test metrics, evaluations,
+plots, the model card, and ``complete`` in state.json last.
 
 Shared by a new run (``zoo.training.train``) and a resumed one (``zoo.training.resume``): both
 hand over a ``FitSession`` whose folder already holds the config, the samples and the model.
@@ -13,17 +13,17 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zoo.core import signals
-from zoo.core.errors import TrainingInterrupted
+from zoo.core.errors import USER_ERRNOS, TrainingInterrupted
 from zoo.core.specs import ArchitectureSpec
 from zoo.core.tasks import task
 from zoo.runs import atomic, run_folder
-from zoo.training import augment, data, distribute, pipeline, report
+from zoo.training import augment, data, distribute, evaluators, pipeline, report
 from zoo.training.evaluate import test_metrics
 from zoo.training.keras_env import import_keras
 
@@ -231,6 +231,7 @@ def _finish(session: FitSession, completed: int, epochs: int, seconds: float, lo
         replicas=session.config.get("replicas", 1),
         **session.extra_metrics,
     )
+    metrics.update(_evaluate(session, metrics, log))
     atomic.write_json(session.run_dir / run_folder.METRICS_FILE, metrics)
     _report(session, metrics, log)  # before "complete": a run killed while drawing is resumable
     return metrics
@@ -250,11 +251,41 @@ def _interrupted(
         run_folder.write_state(session.run_dir, "interrupted", completed, epochs)
     if report:
         with contextlib.suppress(KeyboardInterrupt):
+            _evaluate(session, (), log)
             _report(session, {}, log)
     by = "" if signum == signal.SIGINT else f" ({signals.name(signum)})"
     error = TrainingInterrupted(f"interrupted{by}: {_saved(session.run_dir, completed, epochs)}")
     error.exit_code = signals.exit_code(signum)
     return error
+
+
+def _warn(message: str) -> None:
+    print(f"zoo: warning: {message}", file=sys.stderr)  # even with --quiet: a gap must not pass unsaid
+
+
+def _evaluate(session: FitSession, taken: Collection[str], log: Log) -> dict[str, Any]:
+    """The task's and the architecture's evaluations (``zoo.training.evaluators``): their metrics,
+    for metrics.json. A failure is said and recorded, never loses the trained model."""
+    log("evaluating on the test split")
+    try:
+        outcome = evaluators.run(
+            session.spec,
+            session.model,
+            session.arrays,
+            session.config,
+            session.run_dir,
+            taken_metrics=taken,
+            warn=lambda message: _warn(f"{message}; the run is kept without it"),
+        )
+    except OSError as exc:
+        if exc.errno in USER_ERRNOS:  # a full disk: said as everywhere else, and the run resumable
+            raise
+        _warn(f"could not evaluate {str(session.run_dir)!r}: {type(exc).__name__}: {exc}")
+        return {}
+    except Exception as exc:  # the evaluations are a view of the run: the run itself is safe
+        _warn(f"could not evaluate {str(session.run_dir)!r}: {type(exc).__name__}: {exc}")
+        return {}
+    return outcome.metrics
 
 
 def _report(session: FitSession, metrics: dict[str, Any], log: Log) -> None:
@@ -263,8 +294,7 @@ def _report(session: FitSession, metrics: dict[str, Any], log: Log) -> None:
         report.write(session.run_dir, session.spec, session.model, session.arrays, metrics)
     except Exception as exc:  # plots are a convenience: the run itself is already safe
         # on stderr even with --quiet: a run folder without its card must not pass unsaid
-        print(
-            f"zoo: warning: could not write the plots or the model card of {str(session.run_dir)!r}: "
-            f"{type(exc).__name__}: {exc}",
-            file=sys.stderr,
+        _warn(
+            f"could not write the plots or the model card of {str(session.run_dir)!r}: "
+            f"{type(exc).__name__}: {exc}"
         )
