@@ -29,6 +29,7 @@ FILES = [
     "tests/test_contract.py",
     "zoo_tinyae/__init__.py",
     "zoo_tinyae/data.py",
+    "zoo_tinyae/evaluate.py",
     "zoo_tinyae/model.py",
 ]
 
@@ -81,7 +82,9 @@ def test_the_new_plugin_passes_zoo_plugins_check_and_its_own_tests(generated):
     ]
     statuses = {c["check"]: c["status"] for i in report["items"] for c in i["checks"]}
     assert set(statuses.values()) <= {"pass", "skip"}, statuses
-    assert statuses["parameters"] == statuses["export"] == statuses["loads"] == "pass"
+    assert (
+        statuses["parameters"] == statuses["export"] == statuses["evaluates"] == statuses["loads"] == "pass"
+    )
 
     assert tests.returncode == 0, tested + tested_err
     counts = report["counts"]
