@@ -1,4 +1,5 @@
-"""PNG plots for a run folder: training curves, a confusion matrix, reconstructions, segmentations.
+"""PNG plots for a run folder: training curves, a confusion matrix (with each class's accuracy),
+reconstructions, segmentations and their overlays, and a bar per class of any per-class measure.
 
 Matplotlib is imported inside the functions, so ``zoo list`` and friends never pay for it. The
 figures are made with ``matplotlib.figure.Figure`` rather than pyplot: no global figure list to
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,23 +144,51 @@ def confusion_png(
     matrix: Any, class_names: Sequence[str] | None, path: str | os.PathLike[str], title: str
 ) -> Path:
     """A heat map of ``matrix`` (from ``confusion_matrix``): which classes are taken for which."""
+    return save(confusion_figure(matrix, class_names, title), path)
+
+
+def _class_labels(class_names: Sequence[str] | None, n: int) -> list[str]:
+    names = [str(c) for c in class_names or []]
+    if len(names) > n:
+        raise ValueError(f"{len(names)} class names for a {n}x{n} confusion matrix")
+    return names + [str(i) for i in range(len(names), n)]  # a model may have more outputs than names
+
+
+def per_class_accuracy(matrix: Any) -> np.ndarray:
+    """Of each true class (a row of ``matrix``), the share predicted right; NaN for a class
+    without samples."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    totals = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(matrix) / totals, np.nan)
+
+
+def confusion_figure(
+    matrix: Any, class_names: Sequence[str] | None, title: str, *, per_class: bool = False
+) -> Figure:
+    """``confusion_png``'s figure; with ``per_class``, each true class's accuracy as a bar beside
+    its row, the weakest in orange, so the class that drags the total down is seen at once."""
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not matrix.size:
         raise ValueError(f"a confusion matrix is square and not empty, got shape {matrix.shape}")
     n = matrix.shape[0]
-    names = [str(c) for c in class_names or []]
-    if len(names) > n:
-        raise ValueError(f"{len(names)} class names for a {n}x{n} confusion matrix")
-    names += [str(i) for i in range(len(names), n)]  # a model may have more outputs than named classes
+    names = _class_labels(class_names, n)
     total = int(matrix.sum())
     accuracy = f"accuracy {np.trace(matrix) / total:.2%} ({total:,} samples)" if total else "no samples"
 
     side = min(max(4.5, 0.4 * n + 2.5), 11)
-    fig = figure(side + 1, side)
-    ax = fig.subplots()
-    image = ax.imshow(matrix, cmap="Blues", vmin=0, interpolation="nearest")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="count")
-    if n <= MAX_ANNOTATED_CLASSES:
+    annotated = n <= MAX_ANNOTATED_CLASSES
+    if per_class:
+        fig = figure(side + 2.6, side)
+        ax, dots = fig.subplots(1, 2, width_ratios=[side, 2.0])
+        aspect = "auto"  # the panel beside has the same rows, so the matrix fills its height
+    else:
+        fig = figure(side + 1, side)
+        ax, dots, aspect = fig.subplots(), None, "equal"
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, interpolation="nearest", aspect=aspect)
+    if not (per_class and annotated):  # with the counts in the cells, the panel beside says more
+        fig.colorbar(image, ax=ax, shrink=0.8, label="count", location="left" if per_class else "right")
+    if annotated:
         threshold = matrix.max() / 2 if total else 0
         size = 9 if n <= 12 else 7
         for (row, col), value in np.ndenumerate(matrix):
@@ -177,8 +207,56 @@ def confusion_png(
     ax.set_yticks(ticks, [names[i] for i in ticks])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{title}\n{accuracy}")
-    return save(fig, path)
+    if dots is None:
+        ax.set_title(f"{title}\n{accuracy}")
+        return fig
+    overall = float(np.trace(matrix) / total) if total else None
+    _accuracy_dots(dots, per_class_accuracy(matrix), overall, annotated)
+    fig.suptitle(f"{title}\n{accuracy}")
+    return fig
+
+
+def _accuracy_dots(ax: Axes, accuracy: np.ndarray, overall: float | None, annotated: bool) -> None:
+    """A dot per row of the matrix beside: that true class's accuracy, its value at the right,
+    the weakest in orange, and a dashed line at the accuracy over all classes. The axis starts
+    near the weakest class, so that 95% and 99% look apart (dots, not bars: no length to misread)."""
+    n = len(accuracy)
+    rows = np.arange(n)
+    present = np.isfinite(accuracy)
+    lowest = min([float(np.nanmin(accuracy))] if present.any() else [1.0])
+    if overall is not None:
+        lowest = min(lowest, overall)
+    lower = max(0.0, math.floor((lowest - 0.01) * 20) / 20)  # a multiple of 5% below them all
+    colours = np.full(n, "tab:blue", dtype=object)
+    if present.any():
+        colours[present & (accuracy == np.nanmin(accuracy))] = "tab:orange"
+    ax.hlines(rows[present], lower, accuracy[present], color="lightgrey", linewidth=1)
+    ax.scatter(accuracy[present], rows[present], color=list(colours[present]), s=36, zorder=3)
+    if overall is not None:
+        ax.axvline(overall, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlim(lower, 1.0 + (1.0 - lower) * 0.04)
+    ax.set_ylim(n - 0.5, -0.5)  # the matrix's rows, top down
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
+    ax.xaxis.set_major_locator(_percent_locator(lower))
+    ax.set_xlabel(
+        "accuracy of the class\n(dashed: of all)" if overall is not None else "accuracy of the class"
+    )
+    ax.grid(axis="x", alpha=0.3)
+    ax.yaxis.tick_right()
+    step = max(1, math.ceil(n / 40))
+    if annotated:
+        labels = [f"{v:.1%}" if np.isfinite(v) else "no samples" for v in accuracy]
+        ax.set_yticks(rows, labels, fontsize=9 if n <= 12 else 7)
+    else:
+        ax.set_yticks(rows[::step], [""] * len(rows[::step]))
+    ax.tick_params(axis="y", length=0)
+
+
+def _percent_locator(lower: float) -> Any:
+    from matplotlib.ticker import MultipleLocator
+
+    span = 1.0 - lower
+    return MultipleLocator(0.25 if span > 0.5 else 0.1 if span > 0.2 else 0.05)
 
 
 def _as_images(array: Any, what: str) -> np.ndarray:
@@ -248,11 +326,16 @@ def reconstructions_png(
     originals: Any, reconstructions: Any, path: str | os.PathLike[str], title: str, count: int = 10
 ) -> Path:
     """The first ``count`` inputs above what the model makes of them, to judge an autoencoder by eye."""
+    return save(reconstructions_figure(originals, reconstructions, title, count), path)
+
+
+def reconstructions_figure(originals: Any, reconstructions: Any, title: str, count: int = 10) -> Figure:
+    """``reconstructions_png``'s figure."""
     x = _as_images(originals, "originals")
     y = _as_images(reconstructions, "reconstructions")
     if x.shape[1:] != y.shape[1:]:
         raise ValueError(f"originals are {x.shape[1:]} but reconstructions are {y.shape[1:]}")
-    return save(image_grid([("original", x), ("reconstruction", y)], title, count), path)
+    return image_grid([("original", x), ("reconstruction", y)], title, count)
 
 
 def _class_colours(num_classes: int) -> Any:
@@ -280,6 +363,14 @@ def segmentation_png(
     ``num_classes`` defaults to 20 (or more if a mask holds a higher index), so that a class keeps
     its colour from one plot to the next whichever classes the shown samples happen to contain.
     """
+    fig = segmentation_figure(images, true_masks, predicted_masks, title, count, num_classes=num_classes)
+    return save(fig, path)
+
+
+def _segmentation_inputs(
+    images: Any, true_masks: Any, predicted_masks: Any, count: int, num_classes: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Checked images and masks, how many to show and the number of class colours."""
     x = _as_images(images, "images")
     truth = _as_masks(true_masks, "true_masks")
     predicted = _as_masks(predicted_masks, "predicted_masks")
@@ -293,6 +384,22 @@ def segmentation_png(
     classes = num_classes if num_classes is not None else max(CATEGORICAL_COLOURS, top + 1)
     if top >= classes:
         raise ValueError(f"a mask holds class {top} but num_classes is {classes}")
+    return x, truth, predicted, shown, classes
+
+
+def segmentation_figure(
+    images: Any,
+    true_masks: Any,
+    predicted_masks: Any,
+    title: str,
+    count: int = 8,
+    *,
+    num_classes: int | None = None,
+) -> Figure:
+    """``segmentation_png``'s figure."""
+    x, truth, predicted, shown, classes = _segmentation_inputs(
+        images, true_masks, predicted_masks, count, num_classes
+    )
     colours = _class_colours(classes)
 
     def show(ax: Axes, cell: np.ndarray, row: int) -> None:
@@ -301,5 +408,126 @@ def segmentation_png(
         else:  # cells centred on the integers: class k is exactly colour k
             ax.imshow(cell, cmap=colours, vmin=-0.5, vmax=classes - 0.5, interpolation="nearest")
 
-    fig = _grid([("image", x), ("true classes", truth), ("predicted", predicted)], shown, title, show)
-    return save(fig, path)
+    return _grid([("image", x), ("true classes", truth), ("predicted", predicted)], shown, title, show)
+
+
+# How much of a class's colour covers the image where the model predicts that class.
+OVERLAY_ALPHA = 0.75
+WRONG_COLOUR = (1.0, 0.0, 1.0)  # magenta: no class colour of tab20 is near it
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) grey version of an (H, W, 1 or 3) image, for colours to be laid over."""
+    return np.repeat(image.mean(axis=-1, keepdims=True), 3, axis=-1)
+
+
+def overlays_figure(
+    images: Any,
+    true_masks: Any,
+    predicted_masks: Any,
+    title: str,
+    count: int = 8,
+    *,
+    num_classes: int | None = None,
+    class_names: Sequence[str] = (),
+) -> Figure:
+    """The images themselves under what the model makes of them: the predicted classes laid over
+    each image in the colours of ``segmentation_figure`` (class 0, background, left clear), and
+    below, the pixels it gets wrong in magenta. A legend names the classes present.
+
+    ``class_names``: a name per class index (missing ones are the index).
+    """
+    from matplotlib.patches import Patch
+
+    x, truth, predicted, shown, classes = _segmentation_inputs(
+        images, true_masks, predicted_masks, count, num_classes
+    )
+    colours = _class_colours(classes)
+    palette = np.asarray(colours(np.arange(classes)))[:, :3]
+    overlaid, wrong = [], []
+    for image, true, pred in zip(x[:shown], truth[:shown], predicted[:shown], strict=True):
+        grey = _grey(image)
+        cover = (pred > 0)[..., None] * OVERLAY_ALPHA
+        overlaid.append(grey * (1 - cover) + palette[pred] * cover)
+        dim = 0.35 + 0.4 * grey  # the digit stays visible under the marks, dimmed
+        wrong.append(np.where((pred != true)[..., None], np.asarray(WRONG_COLOUR), dim))
+    fig = image_grid(
+        [("predicted\nclasses", np.stack(overlaid)), ("wrong pixels", np.stack(wrong))], title, shown
+    )
+    present = sorted(set(np.unique(predicted[:shown]).tolist()) | set(np.unique(truth[:shown]).tolist()))
+    names = [str(c) for c in class_names]
+    handles = [
+        Patch(color=palette[k], label=names[k] if k < len(names) else str(k)) for k in present if k > 0
+    ]
+    handles.append(Patch(color=WRONG_COLOUR, label="wrong"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 12), fontsize=8)
+    return fig
+
+
+def _crowded(names: Sequence[str]) -> bool:
+    """Whether labels side by side under bars about 0.45 inch apart would run into each other."""
+    return any(len(a) + len(b) > 12 for a, b in pairwise(names))
+
+
+def per_class_figure(
+    values: Mapping[str, float | None],
+    title: str,
+    ylabel: str,
+    *,
+    worse: str = "lower",
+    overall: float | None = None,
+    overall_label: str = "all classes",
+) -> Figure:
+    """A bar per class (``None``: a class without a value, marked n/a), the worst in orange:
+    ``worse`` is ``"lower"`` (an accuracy) or ``"higher"`` (an error). ``overall``, the value
+    over all classes (``overall_label`` says which), is a dashed line, so the classes above and
+    below it stand out."""
+    if worse not in ("lower", "higher"):
+        raise ValueError(f"worse must be 'lower' or 'higher', not {worse!r}")
+    if not values:
+        raise ValueError("per_class_figure needs at least one class")
+    names = [str(name) for name in values]
+    numbers = np.array([np.nan if v is None else float(v) for v in values.values()], dtype=np.float64)
+    present = np.isfinite(numbers)
+    n = len(names)
+    fig = figure(min(max(5.0, 0.45 * n + 1.5), 14), 4.0)
+    ax = fig.subplots()
+    positions = np.arange(n)
+    colours = np.full(n, "tab:blue", dtype=object)
+    if present.any():
+        worst = np.nanmin(numbers) if worse == "lower" else np.nanmax(numbers)
+        colours[present & (numbers == worst)] = "tab:orange"
+    ax.bar(positions[present], numbers[present], width=0.7, color=list(colours[present]))
+    if overall is not None:
+        ax.axhline(
+            overall, color="grey", linestyle="--", linewidth=1, label=f"{overall_label}: {overall:.3g}"
+        )
+        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    top = max([float(np.nanmax(numbers))] if present.any() else [0.0])
+    ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+    if n <= MAX_ANNOTATED_CLASSES:
+        for position, value in zip(positions, numbers, strict=True):
+            known = bool(np.isfinite(value))
+            ax.text(
+                position,
+                value if known else 0,
+                f"{value:.3g}" if known else "n/a",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="black" if known else "grey",
+            )
+    step = max(1, math.ceil(n / 40))
+    ticks = positions[::step]
+    crowded = _crowded([names[i] for i in ticks])
+    ax.set_xticks(
+        ticks,
+        [names[i] for i in ticks],
+        rotation=45 if crowded else 0,
+        ha="right" if crowded else "center",
+    )
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title)
+    return fig
