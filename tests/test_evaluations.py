@@ -205,3 +205,11 @@ def test_a_good_evaluation_passes_and_taken_names_are_refused():
     assert problems(good) == []
     assert problems(good, taken_metrics={"x"}) == ["metric 'x' is already recorded for this run"]
     assert problems({"metrics": {}}) == ["returned dict, not a zoo.api.Evaluation"]
+
+
+def test_info_names_the_evaluator():
+    registry = make_registry(("judges", _plugin("judge")))
+    info = json.loads(invoke(registry, "info", "judged-net", "--json").stdout)
+    assert info["evaluator"] == "tests.test_evaluations:judge"
+    assert "and tests.test_evaluations:judge" in invoke(registry, "info", "judged-net").stdout
+    assert json.loads(invoke(registry, "info", "lenet5", "--json").stdout)["evaluator"] is None

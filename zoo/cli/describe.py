@@ -64,6 +64,7 @@ def architecture_info(registry: Registry, name: str) -> dict[str, Any]:
             "loss": spec.training_loss,
             "pretrainer": spec.pretrainer or None,
         },
+        "evaluator": spec.evaluator or None,
         "reference": spec.reference,
     }
 
@@ -85,6 +86,8 @@ def format_info(info: dict[str, Any]) -> str:
         else "  parameters:      (not declared)",
         f"  plugin:          {info['plugin']} ({info['builder']})",
         f"  default dataset: {info['default_dataset']}",
+        f"  evaluation:      {info['task']} per class (zoo)"
+        + (f", and {info['evaluator']}" if info.get("evaluator") else ""),
         "  training:        " + ", ".join(f"{k} {v}" for k, v in info["training"].items() if v is not None),
         "  hyper-parameters (zoo train -p NAME=VALUE):",
     ]
