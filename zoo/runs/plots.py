@@ -234,7 +234,8 @@ def _accuracy_dots(ax: Axes, accuracy: np.ndarray, overall: float | None, annota
     ax.scatter(accuracy[present], rows[present], color=list(colours[present]), s=36, zorder=3)
     if overall is not None:
         ax.axvline(overall, color="grey", linestyle="--", linewidth=1)
-    ax.set_xlim(lower, 1.0 + (1.0 - lower) * 0.04)
+    pad = (1.0 - lower) * 0.04  # dots at either end stay whole
+    ax.set_xlim(lower - pad, 1.0 + pad)
     ax.set_ylim(n - 0.5, -0.5)  # the matrix's rows, top down
     ax.xaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
     ax.xaxis.set_major_locator(_percent_locator(lower))
