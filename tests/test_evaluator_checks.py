@@ -85,10 +85,10 @@ class EvaluatingPlugin:
 
     @hookimpl
     def zoo_register_architectures(self, register):
-        register(arch("plain-net"))
+        register(arch("no-eval"))
         for name, function in EVALUATORS.items():
-            register(arch(f"{name}-net", evaluator=f"{__name__}:{function.__name__}"))
-        register(arch("missing-net", evaluator=f"{__name__}:no_such_evaluator"))
+            register(arch(f"{name}-eval", evaluator=f"{__name__}:{function.__name__}"))
+        register(arch("missing-eval", evaluator=f"{__name__}:no_such_evaluator"))
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def _checked(registry, name: str, check: str = "evaluates"):
 
 
 def test_a_good_evaluator_passes_and_is_called_as_a_run_calls_it(registry):
-    outcome = _checked(registry, "good-net")
+    outcome = _checked(registry, "good-eval")
     assert (outcome.status, outcome.detail) == (
         PASS,
         "3 metrics (mean_confidence, per_class, confident), 1 figure (confidence.png), 1 card line, "
@@ -115,7 +115,7 @@ def test_a_good_evaluator_passes_and_is_called_as_a_run_calls_it(registry):
     assert {
         k: settings[k] for k in ("architecture", "plugin", "hyperparameters", "dataset", "seed", "epochs")
     } == {
-        "architecture": "good-net",
+        "architecture": "good-eval",
         "plugin": PLUGIN,
         "hyperparameters": {},
         "dataset": "synthetic",
@@ -128,16 +128,16 @@ def test_a_good_evaluator_passes_and_is_called_as_a_run_calls_it(registry):
 
 
 def test_resolves_includes_the_evaluator(registry):
-    assert _checked(registry, "good-net", "resolves").detail == (
+    assert _checked(registry, "good-eval", "resolves").detail == (
         "tests.fake_models:build_tiny, tests.test_evaluator_checks:good"
     )
-    missing = _checked(registry, "missing-net", "resolves")
+    missing = _checked(registry, "missing-eval", "resolves")
     assert missing.status == FAIL
     assert "no_such_evaluator" in missing.detail, missing.detail
 
 
 def test_without_an_evaluator_the_check_is_skipped(registry):
-    outcome = _checked(registry, "plain-net")
+    outcome = _checked(registry, "no-eval")
     assert (outcome.status, outcome.detail) == (SKIP, "no evaluator")
 
 
@@ -171,12 +171,12 @@ def test_without_an_evaluator_the_check_is_skipped(registry):
     ],
 )
 def test_a_broken_evaluator_fails_the_check_saying_why(registry, name, detail):
-    outcome = _checked(registry, f"{name}-net")
+    outcome = _checked(registry, f"{name}-eval")
     assert (outcome.status, outcome.detail) == (FAIL, detail)
 
 
 def test_a_figure_that_cannot_be_drawn_fails_the_check(registry):
-    outcome = _checked(registry, "undrawable-net")
+    outcome = _checked(registry, "undrawable-eval")
     assert outcome.status == FAIL
     assert outcome.detail.startswith(
         "tests.test_evaluator_checks:draws_badly's figure 'confidence.png' does not draw to PNG: ValueError"
@@ -184,11 +184,11 @@ def test_a_figure_that_cannot_be_drawn_fails_the_check(registry):
 
 
 def test_zoo_plugins_check_says_the_failure_in_one_line(registry):
-    result = invoke(registry, "plugins", "check", "raises-net")
+    result = invoke(registry, "plugins", "check", "raises-eval")
     assert result.exit_code == 1
     assert [line for line in result.stderr.splitlines() if line.startswith("FAIL ")] == [
-        f"FAIL architecture raises-net evaluates: error in plugin '{PLUGIN}' "
+        f"FAIL architecture raises-eval evaluates: error in plugin '{PLUGIN}' "
         "(tests.test_evaluator_checks:raises): ValueError: no test image of class 7"
     ]
-    listed = json.loads(invoke(registry, "plugins", "check", "raises-net", "--json").stdout)
+    listed = json.loads(invoke(registry, "plugins", "check", "raises-eval", "--json").stdout)
     assert [c["check"] for c in listed["items"][0]["checks"]][-2:] == ["export", "evaluates"]

@@ -34,12 +34,6 @@ def evaluate(model, test, settings):
 
     surest = np.flatnonzero(~correct)
     surest = surest[np.argsort(-confidence[surest])][:SHOWN]
-    lines = [
-        f"Mean confidence {confidence.mean():.1%} against an accuracy of {correct.mean():.1%}; "
-        f"expected calibration error {calibration_error:.3f} ({BINS} bins).",
-        f"{int(confident_mistakes.sum()):,} of {len(test.y):,} test images ({confident_mistakes.mean():.1%}) "
-        f"are mistakes made with at least {CONFIDENT:.0%} confidence.",
-    ]
     figures = {}
     if len(surest):
         fig = image_grid(
@@ -51,7 +45,6 @@ def evaluate(model, test, settings):
             truth, guess = test.class_name(int(test.y[i])), test.class_name(int(predicted[i]))
             ax.set_xlabel(f"{truth} as {guess}\n{confidence[i]:.0%}", fontsize=8)
         figures["confident_mistakes.png"] = fig
-        lines.append("Its surest mistakes, true label as predicted: `confident_mistakes.png`.")
 
     return Evaluation(
         metrics={
@@ -60,7 +53,12 @@ def evaluate(model, test, settings):
             "confident_mistakes": float(confident_mistakes.mean()),
         },
         figures=figures,
-        lines=lines,
+        lines=[
+            f"Mean confidence {confidence.mean():.1%} against an accuracy of {correct.mean():.1%}; "
+            f"expected calibration error {calibration_error:.3f} ({BINS} bins).",
+            f"{int(confident_mistakes.sum()):,} of {len(test.y):,} test images "
+            f"({confident_mistakes.mean():.1%}) are mistakes made with at least {CONFIDENT:.0%} confidence.",
+        ],
         title="Confidence",
         headline="calibration_error",
     )
