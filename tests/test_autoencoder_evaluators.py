@@ -233,3 +233,10 @@ def test_a_denoising_run_shows_its_evaluation(registry, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["psnr_gain_db"] == pytest.approx(metrics["psnr_output_db"] - metrics["psnr_noisy_db"])
     assert (run / "denoising.png").is_file()
+    (section,) = [
+        s
+        for s in json.loads((run / "evaluation.json").read_text())["sections"]
+        if s["evaluator"] == "zoo_autoencoders.evaluate:evaluate_denoising"
+    ]
+    assert section["error"] is None and section["headline"] == "psnr_gain_db"
+    assert section["figures"] == ["denoising.png"] and "dB" in section["lines"][0]
