@@ -27,6 +27,7 @@ SEEN: dict[str, Any] = {}  # what the good evaluator was handed, for the test to
 
 def good(model, test, settings):
     SEEN.update(test=test, settings=settings)
+    model.evaluate(test.x, test.y, verbose=0)  # compiled, as a run's model is
     probabilities = model.predict(test.x, batch_size=256, verbose=0)
     fig = figure(3, 2)
     fig.subplots().hist(probabilities.max(axis=1), bins=5)

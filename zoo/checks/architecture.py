@@ -235,16 +235,20 @@ ZOO_METRICS = ("epochs_completed", "stopped_early", "replicas")
 
 
 def evaluates(subject: ArchitectureSubject) -> str:
-    """The evaluator called as a run calls it: on the model built from the defaults (untrained),
-    a small test split and the settings of a default run; what it returns is then held to the
-    rules zoo records an evaluation by, and each figure drawn to PNG."""
+    """The evaluator called as a run calls it: on the model built from the defaults (untrained,
+    compiled as a run's is), a small test split and the settings of a default run; what it
+    returns is then held to the rules zoo records an evaluation by, and each figure drawn to PNG.
+    The last check of an architecture: whatever the evaluator does to the shared model, no
+    other check sees it."""
     from zoo.core.evaluation import problems
     from zoo.core.registry import call
+    from zoo.training.compile import compile_model
 
     spec = subject.spec
     if not spec.evaluator:
         raise CheckSkipped("no evaluator")
     model = subject.model()
+    compile_model(model, spec, learning_rate=spec.learning_rate)  # an evaluator may model.evaluate
     split, settings = subject.test_split(), MappingProxyType(subject.settings())
     taken_metrics, taken_figures = _taken(subject, model, split, settings)
     try:
