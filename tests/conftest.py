@@ -128,6 +128,7 @@ AUTOENCODER_RUN_FILES = frozenset(
         "samples.npz",
         "history.png",
         "reconstructions.png",
+        "mse-per-class.png",
         "README.md",
     }
 )

@@ -2,9 +2,9 @@
 is named in its exports.
 
 An architecture declares its task (``ArchitectureSpec.task``); training, evaluation, ``zoo runs``,
-the run's plots, the exported tensor names and the judgement of lower-precision exports all read
-it from here. The code that computes targets, metrics and figures lives with its layer; this
-module only names what each task uses, so a new task is one row here plus that code.
+the exported tensor names and the judgement of lower-precision exports all read it from here.
+The code that computes targets, metrics and figures lives with its layer; this module only
+names what each task uses, so a new task is one row here plus that code.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ class Task:
     ``loss`` is the Keras loss trained with by default. ``metrics`` are the compiled metrics
     (``zoo.training.compile`` makes Keras objects of them). ``targets`` is what the model learns
     to output: ``labels``, its ``inputs`` or per-pixel ``masks`` (0 where the image is at most
-    0.5, else its label + 1). ``headline`` is the test metric a run is summed up by; ``figure``
-    the run folder's plot of predictions; ``output`` the name of the last tensor in exports;
-    ``quality`` the figure a lower-precision export is judged by against float32 Keras.
+    0.5, else its label + 1). ``headline`` is the test metric a run is summed up by (its figures
+    and per-class measures are ``zoo.training.task_evaluators``'); ``output`` the name of the
+    last tensor in exports; ``quality`` the figure a lower-precision export is judged by against
+    float32 Keras.
     """
 
     name: str
@@ -29,7 +30,6 @@ class Task:
     metrics: tuple[str, ...]
     targets: str
     headline: str
-    figure: str
     output: str
     quality: str
 
@@ -41,7 +41,6 @@ TASKS: dict[str, Task] = {
         metrics=("accuracy",),
         targets="labels",
         headline="test_accuracy",
-        figure="confusion_matrix.png",
         output="probabilities",
         quality="accuracy",
     ),
@@ -53,7 +52,6 @@ TASKS: dict[str, Task] = {
         metrics=("mse", "mae"),
         targets="inputs",
         headline="test_mse",
-        figure="reconstructions.png",
         output="reconstruction",
         quality="mse",
     ),
@@ -63,7 +61,6 @@ TASKS: dict[str, Task] = {
         metrics=("accuracy", "mean_iou"),
         targets="masks",
         headline="test_mean_iou",
-        figure="segmentations.png",
         output="mask_probabilities",
         quality="pixel_accuracy",
     ),

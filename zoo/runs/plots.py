@@ -34,6 +34,8 @@ CATEGORICAL_COLOURS = 20
 
 
 def figure(width: float, height: float) -> Figure:
+    """A matplotlib Figure of ``width`` x ``height`` inches, laid out by itself, outside pyplot
+    (nothing global to leak or to switch). For evaluators: ``zoo.api.figure``."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")

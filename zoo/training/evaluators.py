@@ -26,9 +26,10 @@ from zoo.core.specs import ArchitectureSpec
 from zoo.runs import atomic, plots
 from zoo.runs.run_folder import EVALUATION_FILE
 from zoo.training import data, task_evaluators
+from zoo.training.report import HISTORY_PNG
 
 # Figures zoo itself writes into a run folder besides those of the evaluations.
-ZOO_FIGURES = ("history.png",)
+ZOO_FIGURES = (HISTORY_PNG,)
 
 
 @dataclass

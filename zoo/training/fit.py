@@ -291,7 +291,7 @@ def _evaluate(session: FitSession, taken: Collection[str], log: Log) -> dict[str
 def _report(session: FitSession, metrics: dict[str, Any], log: Log) -> None:
     """Plots and the model card; a failure here is logged, never loses the trained model."""
     try:
-        report.write(session.run_dir, session.spec, session.model, session.arrays, metrics)
+        report.write(session.run_dir, session.spec, metrics)
     except Exception as exc:  # plots are a convenience: the run itself is already safe
         # on stderr even with --quiet: a run folder without its card must not pass unsaid
         _warn(
