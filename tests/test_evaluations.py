@@ -213,3 +213,17 @@ def test_info_names_the_evaluator():
     assert info["evaluator"] == "tests.test_evaluations:judge"
     assert "and tests.test_evaluations:judge" in invoke(registry, "info", "judged-net").stdout
     assert json.loads(invoke(registry, "info", "lenet5", "--json").stdout)["evaluator"] is None
+
+
+def test_the_names_zoo_keeps_are_those_a_run_records(tmp_path):
+    """evaluators.ZOO_METRICS (what zoo plugins check refuses) is what fit.py writes besides
+    test_ and train_ figures: the two cannot drift apart unseen."""
+    from zoo.training.evaluators import ZOO_METRICS
+
+    _, _, out = _train(tmp_path, "judge")
+    metrics = json.loads((_run(out) / "metrics.json").read_text())
+    evaluated = {
+        k for s in json.loads((_run(out) / "evaluation.json").read_text())["sections"] for k in s["metrics"]
+    }
+    own = {k for k in metrics if not k.startswith(("test_", "train_")) and k not in evaluated}
+    assert own == set(ZOO_METRICS)

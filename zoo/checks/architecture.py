@@ -229,11 +229,6 @@ def exports(subject: ArchitectureSubject) -> str:
     return said
 
 
-# What fit.py writes into metrics.json besides Keras' test_ metrics and zoo's train_ figures,
-# which an evaluation may not reuse.
-ZOO_METRICS = ("epochs_completed", "stopped_early", "replicas")
-
-
 def evaluates(subject: ArchitectureSubject) -> str:
     """The evaluator called as a run calls it: on the model built from the defaults (untrained,
     compiled as a run's is), a small test split and the settings of a default run; what it
@@ -270,7 +265,7 @@ def _taken(subject: ArchitectureSubject, model: Any, split: Any, settings: Any) 
     of its task's evaluation (which comes first)."""
     from zoo.training import evaluators, task_evaluators
 
-    metrics, figures = set(ZOO_METRICS), set(evaluators.ZOO_FIGURES)
+    metrics, figures = set(evaluators.ZOO_METRICS), set(evaluators.ZOO_FIGURES)
     try:
         task_evaluation = task_evaluators.evaluate(subject.spec, model, split, settings)
         metrics |= set(task_evaluation.metrics)

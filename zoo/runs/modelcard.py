@@ -239,7 +239,7 @@ def _by(section: Mapping[str, Any]) -> str:
 def _per_name_table(maps: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Mappings sharing their names (per class) side by side: a row per name, a column each."""
     names = list(dict.fromkeys(name for values in maps.values() for name in values))
-    lines = ["| " + " | ".join(["", *(f"`{m}`" for m in maps)]) + " |", "|---" * (len(maps) + 1) + "|"]
+    lines = ["| " + " | ".join(["class", *(f"`{m}`" for m in maps)]) + " |", "|---" * (len(maps) + 1) + "|"]
     lines += ["| " + " | ".join([_text(n), *(_text(v.get(n)) for v in maps.values())]) + " |" for n in names]
     return lines
 

@@ -30,6 +30,9 @@ from zoo.training.report import HISTORY_PNG
 
 # Figures zoo itself writes into a run folder besides those of the evaluations.
 ZOO_FIGURES = (HISTORY_PNG,)
+# What a run's metrics.json holds besides Keras' test_ and zoo's train_ figures
+# (``zoo.training.fit``), and so no evaluation may name; a pretrainer may add its own.
+ZOO_METRICS = ("epochs_completed", "stopped_early", "replicas")
 
 
 @dataclass
