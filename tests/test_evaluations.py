@@ -227,3 +227,20 @@ def test_the_names_zoo_keeps_are_those_a_run_records(tmp_path):
     }
     own = {k for k in metrics if not k.startswith(("test_", "train_")) and k not in evaluated}
     assert own == set(ZOO_METRICS)
+
+
+def test_a_damaged_evaluation_record_hides_nothing_else(tmp_path):
+    """evaluation.json is a view of the run: damaged, the run is still listed, evaluated and exported."""
+    registry, _, out = _train(tmp_path, "judge")
+    run = _run(out)
+    (run / "evaluation.json").write_text('{"sections": 5}')
+    listed = invoke(registry, "runs", str(out))
+    assert (
+        run.name in listed.stdout
+        and "its evaluation is not shown (zoo evaluate recomputes it)" in listed.stderr
+    )
+    again = invoke(registry, "evaluate", str(run))
+    assert again.exit_code == 0 and "mean_top_probability" in again.stdout
+    assert "read from metrics.json" in again.stderr
+    assert invoke(registry, "export", str(run)).exit_code == 0  # and its card is written without it
+    assert "## Evaluation" not in (run / "README.md").read_text()

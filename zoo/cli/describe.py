@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from zoo.core.errors import RunFolderError
 from zoo.core.registry import Registry
 from zoo.core.specs import ArchitectureSpec, DatasetSpec
 from zoo.core.tasks import TASKS
@@ -112,7 +113,11 @@ def run_row(run: Run) -> dict[str, Any]:
     bytes of its archive."""
     from zoo.runs.run_folder import MODEL_FILE, recorded_architecture
 
-    state, metrics, config, sections = run.state, run.metrics, run.config, run.evaluation
+    state, metrics, config = run.state, run.metrics, run.config
+    try:
+        sections, damaged = run.evaluation, None
+    except RunFolderError as exc:  # a view of the run, recomputed by zoo evaluate: the run is still listed
+        sections, damaged = [], str(exc)
     evaluated = {k: v for section in sections for k, v in (section.get("metrics") or {}).items()}
     known = TASKS.get(str(config.get("task")))  # a hand-edited config may name none
     headline = known.headline if known else "test_loss"
@@ -134,6 +139,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "metrics": {k: v for k, v in metrics.items() if k.startswith("test_")},
         "evaluation": evaluated,
         "evaluation_headline": _evaluation_headline(sections),
+        "evaluation_damaged": damaged,
         "created": config.get("created"),
     }
 

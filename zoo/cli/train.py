@@ -169,6 +169,8 @@ def runs_command(folder: str, as_json: bool) -> None:
     for row in rows:
         if row["conflict"]:
             warn(f"{row['path']!r}: {row['conflict']}: resume, evaluate and export refuse it")
+        if row["evaluation_damaged"]:
+            warn(f"{row['evaluation_damaged']}: its evaluation is not shown (zoo evaluate recomputes it)")
     if as_json:
         emit_json(rows)
         return
@@ -212,6 +214,8 @@ def evaluate_command(
     from zoo.training.evaluate import evaluate_run
 
     report = evaluate_run(get_registry(ctx), run_dir, data_dir=data_dir, out=out)
+    for note in report["notes"]:
+        warn(note)
     if as_json:
         emit_json(report)
     else:

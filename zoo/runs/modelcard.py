@@ -466,7 +466,10 @@ def write(
         stale = exports.stale_reason(run_dir, exports.run_export(run_dir)) if manifest else None
     path = run_dir / README_FILE
     shown = run if run is not None else run_dir
-    record = _read(run_dir / EVALUATION_FILE)
+    try:
+        record = _read(run_dir / EVALUATION_FILE)
+    except RunFolderError:  # a damaged view of the run: the card goes without it
+        record = None
     sections = record.get("sections") if isinstance(record, dict) else None
     evaluation = [s for s in sections if isinstance(s, Mapping)] if isinstance(sections, list) else []
     text = render(config, metrics, history, plots, manifest, run=shown, stale=stale, evaluation=evaluation)

@@ -322,7 +322,7 @@ def find_runs(root: Path, skipped: Callable[[str], None] | None = None) -> list[
             continue  # a folder still being written, or left by a crash
         try:
             run = Run.open(path)
-            run.state, run.metrics, run.evaluation  # noqa: B018  (read here: a damaged file is named here)
+            run.state, run.metrics  # noqa: B018  (read here, so that a damaged file is named here)
         except RunFolderError as exc:
             if single:
                 raise

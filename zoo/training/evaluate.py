@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from zoo.core.errors import OutputExists
+from zoo.core.errors import OutputExists, RunFolderError
 from zoo.core.registry import Registry
 from zoo.core.specs import ArchitectureSpec
 from zoo.runs import atomic, locks
@@ -70,7 +70,13 @@ def evaluate_run(
         arrays = data.run_arrays(registry, spec, run, directory)
         metrics = test_metrics(model, spec, arrays, int(run.config.get("batch_size", EVALUATION_BATCH)))
         recorded = run.metrics
-        earlier = {k: v for section in run.evaluation for k, v in (section.get("metrics") or {}).items()}
+        notes: list[str] = []
+        try:
+            sections = run.evaluation
+        except RunFolderError as exc:  # what is recomputed here needs nothing of it
+            sections = []
+            notes.append(f"{exc}: what training recorded of the evaluations is read from metrics.json")
+        earlier = {k: v for section in sections for k, v in (section.get("metrics") or {}).items()}
         errors: list[str] = []
         with atomic.atomic_dir(folder) as tmp:
             outcome = evaluators.run(
@@ -79,7 +85,8 @@ def evaluate_run(
                 arrays,
                 run.config,
                 tmp,
-                taken_metrics=set(recorded) - set(earlier),
+                # without a record, metrics.json's names may be an earlier evaluation's own
+                taken_metrics=set(recorded) - set(earlier) if sections else evaluators.ZOO_METRICS,
                 warn=errors.append,
             )
     return {
@@ -96,4 +103,5 @@ def evaluate_run(
         "figures": str(folder),
         "figure_files": [name for section in outcome.sections for name in section["figures"]],
         "errors": errors,
+        "notes": notes,
     }
