@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import invoke, load_model, make_registry
+from tests.conftest import contract_registry, invoke, load_model, make_registry
 from tests.fake_plugins import arch
 from zoo import hookimpl
 from zoo.api import Evaluation, TestSplit, figure
@@ -244,3 +244,23 @@ def test_a_damaged_evaluation_record_hides_nothing_else(tmp_path):
     assert "read from metrics.json" in again.stderr
     assert invoke(registry, "export", str(run)).exit_code == 0  # and its card is written without it
     assert "## Evaluation" not in (run / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(contract_registry().architectures))
+def test_every_architectures_run_shows_its_evaluation(runs, name):
+    """Built-ins and the example plugin: the task's evaluation and the architecture's own, each
+    without error, with its figures in the folder and the card, its metrics in metrics.json."""
+    run = runs.run(name)
+    spec = runs.registry.architecture(name)
+    sections = json.loads((run / "evaluation.json").read_text())["sections"]
+    assert [s["evaluator"] for s in sections] == [
+        f"task:{spec.task}",
+        *([spec.evaluator] if spec.evaluator else []),
+    ]
+    assert [s["error"] for s in sections] == [None] * len(sections)
+    figures = [f for s in sections for f in s["figures"]]
+    assert figures and all((run / f).read_bytes().startswith(b"\x89PNG") for f in figures)
+    card = (run / "README.md").read_text()
+    assert "## Evaluation" in card and all(f"]({f})" in card for f in figures)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {k for s in sections for k in s["metrics"]} <= set(metrics)
