@@ -24,7 +24,10 @@ def _weights(run_dir: Path) -> list[np.ndarray]:
 
 
 def _lenet(tmp_path: Path, **kw) -> TrainRequest:
+    """Deterministic lenet5 on synthetic data; epoch-decay, whose rate of an epoch does not depend
+    on how many are asked for, so that one epoch resumed to two is two in one go."""
     kw.setdefault("epochs", 2)
+    kw.setdefault("lr_schedule", "epoch-decay")
     return TrainRequest("lenet5", dataset="synthetic", out=tmp_path, batch_size=64, deterministic=True, **kw)
 
 
@@ -79,6 +82,21 @@ def test_resume_continues_with_the_same_optimizer_state_and_data_order(straight,
     assert len(history["loss"]) == 2
     with pytest.raises(RunFolderError, match="2 of 2 epochs done; pass --epochs N"):
         resume(registry, first.path, verbose=0)
+
+
+def test_extending_a_cosine_run_stretches_its_schedule_over_the_new_total(registry, tmp_path):
+    """Cosine reaches 0 at the run's last epoch: resumed with more epochs, it is given the new
+    total, so the added epochs train (at the rate a run asked for that many would have there)."""
+    first = train(registry, _lenet(tmp_path, epochs=1, lr_schedule="cosine"), verbose=0)
+    before = _weights(first.path)
+    logged: list[str] = []
+    resume(registry, first.path, epochs=4, verbose=0, log=logged.append)
+    rates = json.loads((first.path / "history.json").read_text())["learning_rate"]
+    # the rate at each epoch's end: 0 after the first (its own end), then the 4-epoch cosine
+    assert rates[0] == 0 and rates[1] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi / 2)), rel=1e-3)
+    assert rates[1] > rates[2] > rates[3] == 0
+    assert any(not np.allclose(a, b) for a, b in zip(before, _weights(first.path), strict=True))
+    assert "the cosine schedule now runs to 0 over 4 epochs, not 1" in logged
 
 
 def test_ctrl_c_keeps_complete_epochs_and_resume_finishes(tmp_path):

@@ -51,3 +51,14 @@ def compile_model(
         loss=spec.training_loss,
         metrics=metrics(spec, model),
     )
+
+
+def stretch_cosine(model: Any, learning_rate: float, steps_per_epoch: int, epochs: int) -> None:
+    """A cosine schedule reaches 0 at the end of the epochs it was compiled for; a resume that
+    extends the run (``--epochs N``) gives it the new total, so the added epochs do not train at
+    a rate of 0. The run goes on as if N had been asked for from the start; for the same total
+    (an interrupted run) nothing changes."""
+    keras = import_keras()
+    model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=steps_per_epoch * epochs
+    )

@@ -11,7 +11,7 @@ from zoo.core.errors import InvalidOption, RunFolderError
 from zoo.core.registry import Registry
 from zoo.runs import atomic, locks, run_folder
 from zoo.training import augment as augmentation
-from zoo.training import data, distribute, models
+from zoo.training import compile, data, distribute, models
 from zoo.training.fit import FitSession, Log, OnEpoch, TrainResult, fit, start_tensorflow, steps_per_epoch
 
 
@@ -91,6 +91,10 @@ def _resume(
         run_folder.write_history(run.path, history)
     if done != recorded:  # commit the epoch the kill left uncommitted, before the next one is saved
         run_folder.write_state(run.path, "running", done, target)
+    if config.get("lr_schedule") == "cosine" and target != int(config.get("epochs") or target):
+        steps = steps_per_epoch(arrays, int(config["batch_size"]))
+        compile.stretch_cosine(model, float(config["learning_rate"]), steps, target)
+        log(f"the cosine schedule now runs to 0 over {target} epochs, not {config['epochs']}")
     config["epochs"] = target
     atomic.write_json(run.path / run_folder.CONFIG_FILE, config)
     log(f"resuming {run.path} at epoch {done + 1} of {target}")
