@@ -14,7 +14,6 @@ from tests.conftest import contract_registry, invoke, load_model, make_registry
 from tests.fake_plugins import arch
 from zoo import hookimpl
 from zoo.api import Evaluation, TestSplit, figure
-from zoo.core.evaluation import problems
 from zoo.core.specs import DatasetSpec
 
 HERE = "tests.test_evaluations"
@@ -178,33 +177,6 @@ def test_evaluate_will_not_replace_a_folder_of_something_else(tmp_path):
     result = invoke(registry, "evaluate", str(_run(out)), "--out", str(mine))
     assert result.exit_code == 2 and "holds files that are not an evaluation" in result.stderr
     assert (mine / "notes.txt").read_text() == "keep me"
-
-
-@pytest.mark.parametrize(
-    ("evaluation", "reason"),
-    [
-        ({"metrics": {"Loss": 1.0}}, "metric name 'Loss' is not valid"),
-        ({"metrics": {"train_time": 1.0}}, "starts with train_"),
-        ({"metrics": {"x": float("nan")}}, "metric 'x' is nan"),
-        ({"metrics": {"x": "high"}}, "metric 'x' is 'high'"),
-        ({"metrics": {"x": {"a": [1]}}}, "maps 'a' to [1]"),
-        ({"figures": {"../up.png": None}}, "figure name '../up.png' is not valid"),
-        ({"figures": {"plot.png": "not a figure"}}, "is str, not a matplotlib Figure"),
-        ({"lines": "one line"}, "lines must be a list of strings"),
-        ({"metrics": {"x": 1}, "headline": "y"}, "headline 'y' is none of its metrics"),
-    ],
-)
-def test_the_rules_of_an_evaluation(evaluation, reason):
-    assert any(reason in problem for problem in problems(Evaluation(**evaluation))), problems(
-        Evaluation(**evaluation)
-    )
-
-
-def test_a_good_evaluation_passes_and_taken_names_are_refused():
-    good = Evaluation(metrics={"x": np.float32(1.5), "ok": True, "per": {"a": None, "b": np.int64(2)}})
-    assert problems(good) == []
-    assert problems(good, taken_metrics={"x"}) == ["metric 'x' is already recorded for this run"]
-    assert problems({"metrics": {}}) == ["returned dict, not a zoo.api.Evaluation"]
 
 
 def test_info_names_the_evaluator():

@@ -73,8 +73,14 @@ def _number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _numpy_bool(value: Any) -> bool:
+    """NumPy's bool (``np.bool_``; named ``bool`` since NumPy 2), told without importing NumPy."""
+    kind = type(value)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
+
+
 def _value_problem(name: str, value: Any) -> str | None:
-    if value is None or isinstance(value, bool) or type(value).__name__ == "bool_" or _number(value):
+    if value is None or isinstance(value, bool) or _numpy_bool(value) or _number(value):
         return None
     if isinstance(value, Mapping):
         if len(value) > MAX_VALUES_PER_METRIC:
