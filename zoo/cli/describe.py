@@ -111,14 +111,14 @@ def run_row(run: Run) -> dict[str, Any]:
     ``conflict`` says so where the model file was saved as another architecture than
     config.json names (an edited or swapped file): cheap, the model file's own record is a few
     bytes of its archive."""
-    from zoo.runs.run_folder import MODEL_FILE, recorded_architecture
+    from zoo.runs.run_folder import MODEL_FILE, evaluation_metrics, recorded_architecture
 
     state, metrics, config = run.state, run.metrics, run.config
     try:
         sections, damaged = run.evaluation, None
     except RunFolderError as exc:  # a view of the run, recomputed by zoo evaluate: the run is still listed
         sections, damaged = [], str(exc)
-    evaluated = {k: v for section in sections for k, v in (section.get("metrics") or {}).items()}
+    evaluated = evaluation_metrics(sections)
     known = TASKS.get(str(config.get("task")))  # a hand-edited config may name none
     headline = known.headline if known else "test_loss"
     value = metrics.get(headline)

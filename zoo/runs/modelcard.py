@@ -16,7 +16,7 @@ from typing import Any
 
 from zoo.core.errors import RunFolderError
 from zoo.runs import atomic, exports
-from zoo.runs.run_folder import CONFIG_FILE, EVALUATION_FILE, HISTORY_FILE, METRICS_FILE
+from zoo.runs.run_folder import CONFIG_FILE, EVALUATION_FILE, HISTORY_FILE, METRICS_FILE, evaluation_metrics
 
 README_FILE = "README.md"
 # Metrics shown in their own sections rather than among the results.
@@ -401,7 +401,7 @@ def render(
     ``evaluation`` is evaluation.json's sections; their figures are shown with them, not under Plots.
     """
     config, metrics, history = config or {}, metrics or {}, history or {}
-    evaluated = {name for section in evaluation for name in section.get("metrics") or {}}
+    evaluated = set(evaluation_metrics(list(evaluation)))
     figures = {name for section in evaluation for name in section.get("figures") or []}
     run_text = str(run) if run is not None else "RUN"
     name = Path(run_text).name if run is not None else None

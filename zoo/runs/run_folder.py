@@ -226,6 +226,11 @@ class Run:
 MODEL_RECORD = "zoo.json"
 
 
+def evaluation_metrics(sections: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every evaluation's metrics in one mapping, as metrics.json gets them."""
+    return {name: value for section in sections for name, value in (section.get("metrics") or {}).items()}
+
+
 def save_model(model: keras.Model, run_dir: Path, architecture: str | None = None) -> None:
     """``model.keras`` with the optimizer's state, replaced atomically, recording the
     architecture it was built as (``architecture``, else the one config.json names)."""

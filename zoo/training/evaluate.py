@@ -12,7 +12,7 @@ from zoo.core.errors import OutputExists, RunFolderError
 from zoo.core.registry import Registry
 from zoo.core.specs import ArchitectureSpec
 from zoo.runs import atomic, locks
-from zoo.runs.run_folder import EVALUATION_FILE, Run
+from zoo.runs.run_folder import EVALUATION_FILE, Run, evaluation_metrics
 from zoo.training import data, evaluators, models, pipeline
 
 EVALUATION_BATCH = 256
@@ -76,7 +76,7 @@ def evaluate_run(
         except RunFolderError as exc:  # what is recomputed here needs nothing of it
             sections = []
             notes.append(f"{exc}: what training recorded of the evaluations is read from metrics.json")
-        earlier = {k: v for section in sections for k, v in (section.get("metrics") or {}).items()}
+        earlier = evaluation_metrics(sections)
         errors: list[str] = []
         with atomic.atomic_dir(folder) as tmp:
             outcome = evaluators.run(

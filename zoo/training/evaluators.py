@@ -24,7 +24,7 @@ from zoo.core.errors import USER_ERRNOS, EvaluationFailed, PluginCodeError, ZooE
 from zoo.core.registry import call
 from zoo.core.specs import ArchitectureSpec
 from zoo.runs import atomic, plots
-from zoo.runs.run_folder import EVALUATION_FILE
+from zoo.runs.run_folder import EVALUATION_FILE, evaluation_metrics
 from zoo.training import data, task_evaluators
 from zoo.training.report import HISTORY_PNG
 
@@ -46,14 +46,7 @@ class Outcome:
     @property
     def metrics(self) -> dict[str, Any]:
         """Every evaluation's metrics in one mapping, as metrics.json gets them."""
-        merged: dict[str, Any] = {}
-        for section in self.sections:
-            merged.update(section["metrics"])
-        return merged
-
-    @property
-    def errors(self) -> list[str]:
-        return [section["error"] for section in self.sections if section["error"]]
+        return evaluation_metrics(self.sections)
 
 
 def _failure(exc: BaseException, evaluator: str, plugin: str) -> str:
@@ -134,7 +127,6 @@ def run(
         metric_names.update(section["metrics"])
         figure_names.update(section["figures"])
         outcome.sections.append(section)
-    folder.mkdir(parents=True, exist_ok=True)
     atomic.write_json(folder / EVALUATION_FILE, {"sections": outcome.sections})
     return outcome
 

@@ -277,12 +277,9 @@ def _evaluate(session: FitSession, taken: Collection[str], log: Log) -> dict[str
             taken_metrics=taken,
             warn=lambda message: _warn(f"{message}; the run is kept without it"),
         )
-    except OSError as exc:
-        if exc.errno in USER_ERRNOS:  # a full disk: said as everywhere else, and the run resumable
-            raise
-        _warn(f"could not evaluate {str(session.run_dir)!r}: {type(exc).__name__}: {exc}")
-        return {}
     except Exception as exc:  # the evaluations are a view of the run: the run itself is safe
+        if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:  # a full disk: said as everywhere
+            raise
         _warn(f"could not evaluate {str(session.run_dir)!r}: {type(exc).__name__}: {exc}")
         return {}
     return outcome.metrics
